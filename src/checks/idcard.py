@@ -1,0 +1,133 @@
+"""Resident identity card number measurements (GB 11643-1999).
+
+An 18-digit number is six digits of region code, eight of birth date
+(YYYYMMDD), three of order code and one ISO 7064 MOD 11-2 check character.
+A 15-digit number is the legacy first-generation form: region, YYMMDD
+(years 19YY), order code, and no check character.
+
+The functions here measure; they never decide. ``judge`` turns the
+measurement into reasons under a policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from stdnum import numdb
+
+_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+_CHECK_CHARS = "10X98765432"
+_SHAPE_18 = re.compile(r"^\d{17}[\dX]$")
+_SHAPE_15 = re.compile(r"^\d{15}$")
+
+
+def check_character(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError("need exactly 17 digits")
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARS[total % 11]
+
+
+def normalise(number: str) -> str:
+    """Strip spaces and upper-case a trailing ``x``."""
+    return re.sub(r"\s+", "", number).upper()
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    province: str
+    county: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.province} {self.county}".strip()
+
+
+def region_for(code: str) -> Region | None:
+    """Province and county names for a six-digit region code, if known."""
+    if len(code) != 6 or not code.isdigit():
+        return None
+    info: dict[str, str] = {}
+    for _part, props in numdb.get("cn/loc").info(code):
+        info.update(props)
+    if not info.get("province"):
+        return None
+    county = info.get("county", "")
+    # numdb marks renamed or abolished counties as "[start-end]name";
+    # keep the last listed name for display.
+    names = [c.split("]", 1)[-1] for c in county.split(",") if c]
+    return Region(code=code, province=info["province"], county=names[-1] if names else "")
+
+
+@dataclass(frozen=True)
+class IdNumberMeasurement:
+    """What could be read from an ID number; no verdict."""
+
+    length: int
+    well_formed: bool
+    legacy: bool
+    check_digit_ok: bool | None  # None for legacy numbers (no check digit)
+    birth_date: dt.date | None
+    region: Region | None
+
+    @property
+    def valid(self) -> bool:
+        return (
+            self.well_formed
+            and self.check_digit_ok is not False
+            and self.birth_date is not None
+            and self.region is not None
+        )
+
+    def problems(self) -> list[str]:
+        """Plain words for each defect, empty when valid."""
+        if not self.well_formed:
+            return [f"expected 18 characters (17 digits and a digit or X) or 15 digits, got {self.length}"]
+        out = []
+        if self.check_digit_ok is False:
+            out.append("check digit does not match (GB 11643 / ISO 7064 MOD 11-2)")
+        if self.birth_date is None:
+            out.append("birth date is not a real date")
+        if self.region is None:
+            out.append("region code is unknown")
+        return out
+
+
+def _date_or_none(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def measure_id_number(raw: str, today: dt.date | None = None) -> IdNumberMeasurement:
+    """Read an ID number. ``today`` (if given) rejects birth dates in the future."""
+    number = normalise(raw)
+    legacy = bool(_SHAPE_15.match(number))
+    if not (legacy or _SHAPE_18.match(number)):
+        return IdNumberMeasurement(len(number), False, False, None, None, None)
+    if legacy:
+        birth = _date_or_none(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+        check_ok = None
+    else:
+        birth = _date_or_none(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        check_ok = check_character(number[:17]) == number[17]
+    if birth is not None and (birth.year < 1880 or (today is not None and birth > today)):
+        birth = None
+    return IdNumberMeasurement(
+        length=len(number),
+        well_formed=True,
+        legacy=legacy,
+        check_digit_ok=check_ok,
+        birth_date=birth,
+        region=region_for(number[:6]),
+    )
+
+
+def age_years(birth: dt.date, today: dt.date) -> int:
+    """Whole years between ``birth`` and ``today``."""
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

@@ -1,0 +1,243 @@
+"""Turn measurements into a verdict with reasons, under a policy.
+
+Every reason carries its evidence: what was measured, the value, the threshold
+it was compared with, and which photo it concerns. ``today`` is a parameter;
+nothing here reads a clock, a file or a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from checks.face import face_distance
+from checks.idcard import IdNumberMeasurement
+from checks.photo import PhotoMeasurement
+from checks.policy import Policy, ReasonCode, Severity
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    REVIEW = "review"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: ReasonCode
+    severity: Severity
+    photo_kind: str | None = None
+    measure: str | None = None
+    value: float | str | None = None
+    threshold: float | str | None = None
+    comparison: str | None = None  # how value relates to threshold when this fired, e.g. "<"
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["code"] = self.code.value
+        out["severity"] = self.severity.value
+        return out
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """One stored photo as the judge sees it: measured, unreadable, or absent."""
+
+    kind: str
+    measurement: PhotoMeasurement | None = None
+    error: str | None = None  # why it could not be read, if it could not
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    id_number: IdNumberMeasurement
+    id_expires_on: dt.date | None  # None: long-term validity (长期)
+    photos: Mapping[str, PhotoInput] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    distances: Mapping[str, float]
+
+    @property
+    def codes(self) -> list[str]:
+        return sorted({r.code.value for r in self.reasons})
+
+
+def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
+    if photo is None:
+        if kind in policy.photos.required:
+            return [(ReasonCode.NO_PHOTO, {"detail": f"no {kind} photo on file"})]
+        return []
+    if photo.measurement is None:
+        return [(ReasonCode.UNREADABLE_PHOTO, {"detail": photo.error or "unreadable"})]
+    m = photo.measurement
+    if m.face_count == 0:
+        return [(ReasonCode.NO_FACE, {"measure": "face_count", "value": 0, "threshold": 1, "comparison": "<"})]
+    out: list[tuple[ReasonCode, dict[str, Any]]] = []
+    max_faces = policy.photos.max_faces.get(kind, 1)  # type: ignore[call-overload]
+    if m.face_count > max_faces:
+        out.append(
+            (
+                ReasonCode.MULTIPLE_FACES,
+                {"measure": "face_count", "value": m.face_count, "threshold": max_faces, "comparison": ">"},
+            )
+        )
+    rules = policy.checks
+    if m.inter_eye_px is not None and m.inter_eye_px < rules.face.min_inter_eye_px:
+        out.append(
+            (
+                ReasonCode.FACE_TOO_SMALL,
+                {
+                    "measure": "inter_eye_px",
+                    "value": round(m.inter_eye_px, 1),
+                    "threshold": rules.face.min_inter_eye_px,
+                    "comparison": "<",
+                },
+            )
+        )
+    if m.sharpness is not None and m.sharpness < rules.clarity.min_sharpness:
+        out.append(
+            (
+                ReasonCode.BLURRY,
+                {
+                    "measure": "sharpness",
+                    "value": round(m.sharpness, 1),
+                    "threshold": rules.clarity.min_sharpness,
+                    "comparison": "<",
+                },
+            )
+        )
+    if m.mean_luma is not None:
+        if m.mean_luma < rules.exposure.min_mean_luma:
+            out.append(
+                (
+                    ReasonCode.TOO_DARK,
+                    {
+                        "measure": "face_mean_luma",
+                        "value": round(m.mean_luma, 1),
+                        "threshold": rules.exposure.min_mean_luma,
+                        "comparison": "<",
+                    },
+                )
+            )
+        elif m.mean_luma > rules.exposure.max_mean_luma:
+            out.append(
+                (
+                    ReasonCode.TOO_BRIGHT,
+                    {
+                        "measure": "face_mean_luma",
+                        "value": round(m.mean_luma, 1),
+                        "threshold": rules.exposure.max_mean_luma,
+                        "comparison": ">",
+                    },
+                )
+            )
+    return out
+
+
+def _match_reasons(
+    photos: Mapping[str, PhotoInput], policy: Policy
+) -> tuple[list[tuple[ReasonCode, dict[str, Any]]], dict[str, float]]:
+    rules = policy.checks.match
+    out: list[tuple[ReasonCode, dict[str, Any]]] = []
+    distances: dict[str, float] = {}
+    for a, b in rules.compare:
+        pa, pb = photos.get(a), photos.get(b)
+        da = pa.measurement.descriptor if pa and pa.measurement else None
+        db = pb.measurement.descriptor if pb and pb.measurement else None
+        if da is None or db is None:
+            continue  # the missing or faceless photo has its own reason already
+        distance = face_distance(da, db)
+        pair = f"{a}~{b}"
+        distances[pair] = round(distance, 4)
+        if distance > rules.mismatch_above_distance:
+            out.append(
+                (
+                    ReasonCode.FACE_MISMATCH,
+                    {
+                        "photo_kind": pair,
+                        "measure": "face_distance",
+                        "value": round(distance, 4),
+                        "threshold": rules.mismatch_above_distance,
+                        "comparison": ">",
+                    },
+                )
+            )
+        elif distance > rules.match_max_distance:
+            out.append(
+                (
+                    ReasonCode.FACE_MATCH_UNCERTAIN,
+                    {
+                        "photo_kind": pair,
+                        "measure": "face_distance",
+                        "value": round(distance, 4),
+                        "threshold": rules.match_max_distance,
+                        "comparison": ">",
+                        "detail": f"between {rules.match_max_distance} and {rules.mismatch_above_distance}: "
+                        "a person decides",
+                    },
+                )
+            )
+    return out, distances
+
+
+def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[tuple[ReasonCode, dict[str, Any]]]:
+    out: list[tuple[ReasonCode, dict[str, Any]]] = []
+    idm = subject.id_number
+    if not idm.valid:
+        out.append((ReasonCode.ID_NUMBER_INVALID, {"measure": "id_number", "detail": "; ".join(idm.problems())}))
+    elif idm.legacy:
+        out.append(
+            (
+                ReasonCode.ID_LEGACY_NUMBER,
+                {"measure": "id_number_length", "value": 15, "detail": "15-digit legacy number"},
+            )
+        )
+    if subject.id_expires_on is not None:
+        deadline = subject.id_expires_on + dt.timedelta(days=policy.checks.id.expiry_grace_days)
+        if deadline < today:
+            out.append(
+                (
+                    ReasonCode.ID_EXPIRED,
+                    {
+                        "measure": "id_expires_on",
+                        "value": subject.id_expires_on.isoformat(),
+                        "threshold": today.isoformat(),
+                        "comparison": "<",
+                        "detail": f"expired {(today - subject.id_expires_on).days} days before {today.isoformat()}",
+                    },
+                )
+            )
+    return out
+
+
+def judge(subject: SubjectInput, policy: Policy, today: dt.date) -> Judgement:
+    found: list[tuple[ReasonCode, dict[str, Any]]] = []
+    kinds = list(dict.fromkeys([*policy.photos.required, *subject.photos.keys()]))
+    for kind in kinds:
+        for code, ev in _photo_reasons(kind, subject.photos.get(kind), policy):
+            found.append((code, {"photo_kind": kind, **ev}))
+    match_found, distances = _match_reasons(subject.photos, policy)
+    found.extend(match_found)
+    found.extend(_id_reasons(subject, policy, today))
+
+    reasons = []
+    for code, ev in found:
+        severity = policy.severity_of(code)
+        if severity is Severity.IGNORE:
+            continue
+        reasons.append(Reason(code=code, severity=severity, **ev))
+    if any(r.severity is Severity.FAIL for r in reasons):
+        verdict = Verdict.FAIL
+    elif reasons:
+        verdict = Verdict.REVIEW
+    else:
+        verdict = Verdict.PASS
+    return Judgement(verdict=verdict, reasons=tuple(reasons), distances=distances)

@@ -1,0 +1,152 @@
+"""Measure one decoded photo: faces, eye distance, sharpness, exposure, descriptor.
+
+Detection runs HOG on a working copy, then the CNN detector on a smaller copy
+when HOG finds nothing (see ``find_faces``). The working copy: small tight crops (ID-card chip portraits are
+about 102x126 px) get a replicated border and are enlarged, because the HOG
+detector needs context around the face and at least ~80 px faces; large phone
+photos are shrunk, because detection cost grows with pixels. Sharpness and
+exposure are measured on the face region of the original pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from checks import face as face_adapter
+from checks import quality
+
+EXTRACTOR_VERSION = f"photo-1+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}"
+
+WORK_MAX_SIDE_PX = 640
+CNN_MAX_SIDE_PX = 200
+PAD_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class WorkingImage:
+    pixels: npt.NDArray[np.uint8]
+    scale: float  # working px per original px
+    pad_px: int  # border added (in original px) on each side before scaling
+
+    def to_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
+        return box.scaled(1.0 / self.scale, -self.pad_px, -self.pad_px)
+
+    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] / self.scale - self.pad_px, p[1] / self.scale - self.pad_px)
+
+
+def working_image(rgb: npt.NDArray[np.uint8], max_side_px: int = WORK_MAX_SIDE_PX) -> WorkingImage:
+    h, w = rgb.shape[:2]
+    pad = round(max(h, w) * PAD_FRACTION)
+    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    scale = max_side_px / float(max(padded.shape[:2]))
+    if abs(scale - 1.0) > 1e-3:
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        padded = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=interp)
+    else:
+        scale = 1.0
+    return WorkingImage(np.ascontiguousarray(padded), scale, pad)
+
+
+def find_faces(rgb: npt.NDArray[np.uint8]) -> tuple[WorkingImage, list[face_adapter.FaceBox]]:
+    """Cheapest detector first; stop at the first stage that finds a face.
+
+    1. HOG on the working copy (faces of about 80 px and up there).
+    2. HOG with one upsampling step (smaller faces, e.g. in group photos),
+       only on photos that were shrunk for the working copy.
+    3. The CNN detector on a small copy: turned and tightly cropped faces
+       that HOG misses.
+    """
+    work = working_image(rgb)
+    # Upsampling an image that was already enlarged adds cost, not detail.
+    for upsample in (0, 1) if work.scale < 1.0 else (0,):
+        detections = face_adapter.detect(work.pixels, upsample=upsample)
+        if detections:
+            return work, detections
+    small = working_image(rgb, CNN_MAX_SIDE_PX)
+    return small, face_adapter.detect_cnn(small.pixels)
+
+
+@dataclass(frozen=True)
+class PhotoMeasurement:
+    """Everything measured on one photo. Numbers only; the policy decides."""
+
+    width_px: int
+    height_px: int
+    face_count: int
+    detection_score: float | None = None
+    face_box: tuple[float, float, float, float] | None = None  # left, top, right, bottom (original px)
+    face_width_px: float | None = None
+    inter_eye_px: float | None = None
+    sharpness: float | None = None
+    mean_luma: float | None = None
+    dark_share: float | None = None
+    bright_share: float | None = None
+    descriptor: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PhotoMeasurement:
+        values = dict(data)
+        for key in ("face_box", "descriptor"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def _clip_box(box: face_adapter.FaceBox, w: int, h: int) -> tuple[int, int, int, int]:
+    left = max(0, int(np.floor(box.left)))
+    top = max(0, int(np.floor(box.top)))
+    right = min(w, int(np.ceil(box.right)))
+    bottom = min(h, int(np.ceil(box.bottom)))
+    return left, top, right, bottom
+
+
+def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
+    """Measure an RGB ``uint8`` image of shape (h, w, 3)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
+    h, w = rgb.shape[:2]
+    work, detections = find_faces(rgb)
+    grey = quality.to_grey(rgb)
+    if not detections:
+        whole = quality.exposure(grey)
+        return PhotoMeasurement(
+            width_px=w,
+            height_px=h,
+            face_count=0,
+            mean_luma=whole.mean_luma,
+            dark_share=whole.dark_share,
+            bright_share=whole.bright_share,
+        )
+    best = detections[0]
+    eyes, descriptor = face_adapter.landmarks_and_encoding(work.pixels, best)
+    box = work.to_original(best)
+    left, top, right, bottom = _clip_box(box, w, h)
+    region = grey[top:bottom, left:right]
+    if region.shape[0] < 4 or region.shape[1] < 4:
+        region = grey
+    exp = quality.exposure(region)
+    right_eye = work.point_to_original(eyes.right_eye)
+    left_eye = work.point_to_original(eyes.left_eye)
+    return PhotoMeasurement(
+        width_px=w,
+        height_px=h,
+        face_count=len(detections),
+        detection_score=best.score,
+        face_box=(box.left, box.top, box.right, box.bottom),
+        face_width_px=box.width,
+        inter_eye_px=float(np.hypot(left_eye[0] - right_eye[0], left_eye[1] - right_eye[1])),
+        sharpness=quality.sharpness(region),
+        mean_luma=exp.mean_luma,
+        dark_share=exp.dark_share,
+        bright_share=exp.bright_share,
+        descriptor=tuple(float(v) for v in descriptor),
+    )

@@ -1,0 +1,185 @@
+"""The policy: thresholds and verdicts as versioned data.
+
+A policy is one TOML document. Every threshold must be written in it: the code
+holds no default thresholds, so what a run applied is exactly what its policy
+file (recorded by name, version and sha256) says. This module validates its parsed form (a dict)
+and never reads files; ``scanner.policyfile`` reads the file and records its
+hash. Unknown keys, wrong types and impossible ranges are errors that name the
+key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PHOTO_KINDS = ("id_portrait", "live", "handheld")
+PhotoKind = Literal["id_portrait", "live", "handheld"]
+
+
+class Severity(StrEnum):
+    FAIL = "fail"
+    REVIEW = "review"
+    IGNORE = "ignore"
+
+
+class ReasonCode(StrEnum):
+    NO_PHOTO = "NO_PHOTO"
+    UNREADABLE_PHOTO = "UNREADABLE_PHOTO"
+    NO_FACE = "NO_FACE"
+    MULTIPLE_FACES = "MULTIPLE_FACES"
+    FACE_TOO_SMALL = "FACE_TOO_SMALL"
+    BLURRY = "BLURRY"
+    TOO_DARK = "TOO_DARK"
+    TOO_BRIGHT = "TOO_BRIGHT"
+    FACE_MISMATCH = "FACE_MISMATCH"
+    FACE_MATCH_UNCERTAIN = "FACE_MATCH_UNCERTAIN"
+    ID_EXPIRED = "ID_EXPIRED"
+    ID_NUMBER_INVALID = "ID_NUMBER_INVALID"
+    ID_LEGACY_NUMBER = "ID_LEGACY_NUMBER"
+
+
+DEFAULT_SEVERITY: dict[ReasonCode, Severity] = {
+    **{code: Severity.FAIL for code in ReasonCode},
+    ReasonCode.FACE_MATCH_UNCERTAIN: Severity.REVIEW,
+    ReasonCode.ID_LEGACY_NUMBER: Severity.REVIEW,
+}
+
+
+class PolicyError(ValueError):
+    """A policy document that cannot be used; the message names each bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PolicyMeta(_Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+class PhotoRules(_Strict):
+    required: tuple[PhotoKind, ...]
+    max_faces: dict[PhotoKind, int]
+
+    @model_validator(mode="after")
+    def _check(self) -> PhotoRules:
+        for kind, n in self.max_faces.items():
+            if n < 1:
+                raise ValueError(f"max_faces.{kind} must be at least 1, got {n}")
+        return self
+
+
+class FaceRules(_Strict):
+    min_inter_eye_px: float = Field(gt=0)
+
+
+class ClarityRules(_Strict):
+    min_sharpness: float = Field(ge=0)
+
+
+class ExposureRules(_Strict):
+    min_mean_luma: float = Field(ge=0, le=255)
+    max_mean_luma: float = Field(ge=0, le=255)
+
+    @model_validator(mode="after")
+    def _check(self) -> ExposureRules:
+        if self.min_mean_luma >= self.max_mean_luma:
+            raise ValueError(f"min_mean_luma ({self.min_mean_luma}) must be below max_mean_luma ({self.max_mean_luma})")
+        return self
+
+
+class MatchRules(_Strict):
+    """Face distance bands: <= match_max is a match, > mismatch_above a mismatch, between goes to review."""
+
+    match_max_distance: float = Field(gt=0, lt=2)
+    mismatch_above_distance: float = Field(gt=0, lt=2)
+    compare: tuple[tuple[PhotoKind, PhotoKind], ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> MatchRules:
+        if self.match_max_distance > self.mismatch_above_distance:
+            raise ValueError(
+                f"match_max_distance ({self.match_max_distance}) must not exceed "
+                f"mismatch_above_distance ({self.mismatch_above_distance})"
+            )
+        for a, b in self.compare:
+            if a == b:
+                raise ValueError(f"compare pair ({a}, {b}) compares a photo with itself")
+        return self
+
+
+class IdRules(_Strict):
+    expiry_grace_days: int = Field(ge=0, le=3650)
+
+
+class Checks(_Strict):
+    face: FaceRules
+    clarity: ClarityRules
+    exposure: ExposureRules
+    match: MatchRules
+    id: IdRules
+
+
+class Policy(_Strict):
+    policy: PolicyMeta
+    photos: PhotoRules
+    checks: Checks
+    severity: dict[str, Literal["fail", "review", "ignore"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Policy:
+        known = {code.value for code in ReasonCode}
+        for code in self.severity:
+            if code not in known:
+                raise ValueError(f"severity.{code}: unknown reason code (known: {', '.join(sorted(known))})")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def severity_of(self, code: ReasonCode) -> Severity:
+        chosen = self.severity.get(code.value)
+        return Severity(chosen) if chosen is not None else DEFAULT_SEVERITY[code]
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _lists_to_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
+
+
+def parse_policy(document: Mapping[str, Any]) -> Policy:
+    """Validate a parsed policy document; raise ``PolicyError`` naming each bad key.
+
+    Validation is strict: a threshold written as a string is an error, not
+    silently converted. TOML arrays arrive as lists and are read as tuples.
+    """
+    try:
+        return Policy.model_validate(_lists_to_tuples(document))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _location(err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{where}: unknown key")
+            else:
+                lines.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
+        raise PolicyError("; ".join(lines)) from None

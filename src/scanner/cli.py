@@ -1,0 +1,252 @@
+"""The ``realname`` command: thin wiring over the scanner library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from checks.policy import PolicyError
+
+app = typer.Typer(
+    name="realname",
+    help="Rescan a subscriber base for real-name compliance: import, rescan, report.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+
+DatabaseOpt = Annotated[
+    Optional[str],  # noqa: UP045 (typer needs Optional here)
+    typer.Option(
+        "--database",
+        envvar="REALNAME_DATABASE_URL",
+        help="SQLAlchemy URL of the database (default: sqlite:///realname.db).",
+        show_default=False,
+    ),
+]
+PolicyOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--policy", help="Policy TOML file (default: the bundled policies/default.toml)."),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    from scanner.console import err_console
+
+    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--as-of {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="Subscriber file, .csv or .jsonl.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the good rows; write rejected rows with reasons to a file.")
+    ] = False,
+    rejects: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--rejects", help="Where --skip-invalid writes rejected rows (default: FILE.rejected.csv)."),
+    ] = None,
+    keep_invalid_id: Annotated[
+        bool,
+        typer.Option(
+            "--keep-invalid-id",
+            help="Keep rows whose only defect is the ID number's check digit, birth date or region, "
+            "so the rescan flags them ID_NUMBER_INVALID instead of dropping the subscriber.",
+        ),
+    ] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Import subscribers (upsert by account_id; re-importing the same file changes nothing)."""
+    from scanner.console import console, err_console
+    from scanner.db import open_engine
+    from scanner.importer import ImportFileError, import_file
+
+    try:
+        report = import_file(
+            open_engine(database),
+            file,
+            skip_invalid=skip_invalid,
+            keep_invalid_id=keep_invalid_id,
+            rejects_path=rejects,
+        )
+    except ImportFileError as exc:
+        raise _fail(str(exc)) from None
+    for err in report.rejected[:50]:
+        err_console.print(f"[yellow]{file}[/] {err}", highlight=False)
+    if len(report.rejected) > 50:
+        err_console.print(f"... and {len(report.rejected) - 50} more rejected rows")
+    if not report.committed:
+        raise _fail(
+            f"{len(report.rejected)} of {report.rows} rows rejected; nothing imported "
+            "(fix them, or use --skip-invalid to import the good rows)",
+            code=1,
+        )
+    console.print(
+        f"{file}: {report.rows} rows: {report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        + (f" (written to {report.rejects_file})" if report.rejects_file else "")
+        + (f"; {report.kept_with_id_defects} kept with ID number defects" if report.kept_with_id_defects else ""),
+        highlight=False,
+    )
+
+
+@app.command()
+def rescan(
+    policy: PolicyOpt = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--workers", min=1, help="Worker processes (default: the machine's cores)."),
+    ] = None,
+    as_of: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--as-of", help="Judge ID expiry as of this date, YYYY-MM-DD (default: today)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar (for cron).")] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Judge every subscriber under a policy and write one finding each."""
+    from scanner.console import console, reason_table, scan_progress, verdict_table
+    from scanner.db import open_engine
+    from scanner.policyfile import load_policy
+    from scanner.rescan import rescan as run_rescan
+
+    try:
+        loaded = load_policy(policy)
+    except PolicyError as exc:
+        raise _fail(str(exc)) from None
+    today = _today(as_of)
+    engine = open_engine(database)
+    with scan_progress(quiet) as (on_start, on_progress):
+        run = run_rescan(engine, loaded, as_of=today, workers=workers, on_start=on_start, on_progress=on_progress)
+    totals = run.totals
+    console.print(verdict_table(totals))
+    if totals.get("reasons"):
+        console.print(reason_table(totals))
+    console.print(
+        f"run {run.id} finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
+        f"in {totals['wall_seconds']:.1f} s ({totals['photos_per_second'] or 0:.1f} photos/s); "
+        f"see `realname report {run.id}`",
+        highlight=False,
+    )
+
+
+@app.command()
+def report(
+    run: Annotated[Optional[int], typer.Argument(help="Run id (default: the latest run).")] = None,  # noqa: UP045
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    verdict: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--verdict", help="Only these verdicts (repeatable). Default: fail and review for text, all for json."
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Counts by verdict and reason, and the subscribers behind them (numbers masked)."""
+    from scanner.console import console, reason_table, subscriber_table, verdict_table
+    from scanner.db import open_engine
+    from scanner.report import ReportError, build_report, write_json
+
+    if format not in ("text", "json"):
+        raise _fail("--format must be text or json")
+    chosen = set(verdict) if verdict else ({"fail", "review"} if format == "text" else None)
+    bad = (chosen or set()) - {"pass", "review", "fail"}
+    if bad:
+        raise _fail(f"unknown verdict(s): {', '.join(sorted(bad))}")
+    try:
+        data = build_report(open_engine(database), run, chosen)
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    if format == "json":
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                write_json(data, fh)
+        else:
+            write_json(data, sys.stdout)
+        return
+    out = console if output is None else __import__("rich.console").console.Console(file=output.open("w"), width=160)
+    r = data["run"]
+    out.print(
+        f"[bold]Run {r['id']}[/]  policy {r['policy']['name']} {r['policy']['version']} "
+        f"(sha256 {r['policy']['sha256'][:12]}), mode {r['mode']}, as of {r['as_of']}, {r['status']}"
+    )
+    out.print(verdict_table(data["totals"]))
+    if data["totals"].get("reasons"):
+        out.print(reason_table(data["totals"]))
+    rows = data["subscribers"]
+    out.print(subscriber_table(rows, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
+
+
+@app.command()
+def demo(
+    faces: Annotated[
+        Path,
+        typer.Option("--faces", envvar="REALNAME_FACES_DIR", help="Face photo set with manifest.csv."),
+    ] = Path("../shared/faces"),
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo base and database are written.")] = Path(
+        "demo"
+    ),
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes.")] = None,  # noqa: UP045
+    database: DatabaseOpt = None,
+) -> None:
+    """Build a demo base of about 200 subscribers from a face set, rescan it, print the report."""
+    from scanner.console import console
+    from scanner.demo import DemoError, build_demo_base
+
+    try:
+        base = build_demo_base(faces, workdir)
+    except DemoError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"demo base: {base.subscribers} subscribers written to {base.csv_path}", highlight=False)
+    url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
+    import_command(base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True, database=url)
+    rescan(policy=None, workers=workers, as_of=None, quiet=False, database=url)
+    report(run=None, format="text", verdict=None, output=None, database=url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOpt = None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from scanner.console import console
+    from scanner.db import database_url, upgrade
+
+    upgrade(database)
+    console.print(f"schema up to date at {database_url(database).split('@')[-1]}")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]) -> None:
+    """Validate a policy file and print its name, version and hash."""
+    from scanner.console import console
+    from scanner.policyfile import load_policy
+
+    try:
+        loaded = load_policy(file)
+    except PolicyError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{file}: policy {loaded.policy.name} version {loaded.policy.version}, sha256 {loaded.sha256}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,115 @@
+"""Terminal rendering with rich: progress for long work, summary and report tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from scanner.rescan import Progress as ScanProgress
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} photos/s" if speed else "-- photos/s", style="cyan")
+
+
+@contextmanager
+def scan_progress(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
+    """Yields ``(on_start, on_progress)`` callbacks for ``rescan``."""
+    if quiet:
+        yield (lambda run, p: None), (lambda p: None)
+        return
+    bar = Progress(
+        TextColumn("[bold]rescan[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("fail so far: [red]{task.fields[failures]}[/]  unreadable: {task.fields[unreadable]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+    state: dict[str, Any] = {}
+
+    def on_start(run: Any, p: ScanProgress) -> None:
+        err_console.print(f"run [bold]{run.id}[/]: policy {run.policy_name} {run.policy_version}, as of {run.as_of}")
+        state["task"] = bar.add_task("photos", total=p.photos_total, failures=0, unreadable=0)
+
+    def on_progress(p: ScanProgress) -> None:
+        if "task" in state:
+            bar.update(state["task"], completed=p.photos_done, failures=p.failures, unreadable=p.unreadable)
+
+    with bar:
+        yield on_start, on_progress
+
+
+def verdict_table(totals: dict[str, Any]) -> Table:
+    table = Table(title="Verdicts", show_edge=False)
+    table.add_column("verdict")
+    table.add_column("subscribers", justify="right")
+    table.add_column("share", justify="right")
+    counts = totals.get("verdicts", {})
+    total = sum(counts.values()) or 1
+    styles = {"pass": "green", "review": "yellow", "fail": "red"}
+    for verdict, n in counts.items():
+        table.add_row(Text(verdict, style=styles.get(verdict, "")), str(n), f"{n / total:.1%}")
+    return table
+
+
+def reason_table(totals: dict[str, Any]) -> Table:
+    table = Table(title="Reasons", show_edge=False)
+    table.add_column("reason")
+    table.add_column("subscribers", justify="right")
+    for reason, n in sorted(totals.get("reasons", {}).items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(reason, str(n))
+    return table
+
+
+def _evidence_text(item: dict[str, Any]) -> str:
+    parts = [item["code"]]
+    if item.get("photo_kind"):
+        parts.append(f"[{item['photo_kind']}]")
+    if item.get("measure") and item.get("value") is not None:
+        rel = item.get("comparison") or "vs"
+        threshold = item.get("threshold")
+        parts.append(f"{item['measure']}={item['value']}" + (f" {rel} {threshold}" if threshold is not None else ""))
+    elif item.get("detail"):
+        parts.append(item["detail"])
+    return " ".join(parts)
+
+
+def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("account")
+    table.add_column("msisdn")
+    table.add_column("verdict")
+    table.add_column("evidence")
+    for row in rows:
+        style = {"fail": "red", "review": "yellow"}.get(row["verdict"], "green")
+        table.add_row(
+            row["account_id"],
+            row["msisdn"],
+            Text(row["verdict"], style=style),
+            "\n".join(_evidence_text(e) for e in row["evidence"]) or "-",
+        )
+    return table

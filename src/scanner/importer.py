@@ -1,0 +1,215 @@
+"""Import a subscriber base from CSV or JSON Lines.
+
+All-or-nothing by default: one bad row and nothing is written. With
+``skip_invalid`` the good rows are imported and the rejected ones are written,
+with their line numbers and reasons, to a rejects file. Re-importing the same
+file changes nothing (upsert by ``account_id``, rows only touched when a value
+differs).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from scanner.models import Photo, Subscriber, utcnow
+from scanner.records import COLUMNS, REQUIRED_COLUMNS, RowError, SubscriberRecord, validate_row
+
+BATCH = 1000
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (unreadable, wrong columns, unknown type)."""
+
+
+@dataclass
+class ImportReport:
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    kept_with_id_defects: int = 0
+    committed: bool = False
+    rejects_file: str | None = None
+
+
+def _decode(raw: bytes, file: Path) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(f"{file}: neither UTF-8 nor GB18030 text")
+
+
+def iter_rows(file: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, row) pairs; a row that cannot be parsed comes as an error string."""
+    try:
+        text = _decode(file.read_bytes(), file)
+    except OSError as exc:
+        raise ImportFileError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ImportFileError(f"{file}: missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+        reader.fieldnames = header
+        start = reader.line_num
+        for row in reader:
+            extra = row.pop(None, None)
+            if extra:
+                yield start + 1, f"{len(extra)} more field(s) than the header has"
+            else:
+                yield start + 1, row
+            start = reader.line_num
+    elif suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+                continue
+            if not isinstance(obj, dict):
+                yield number, "a JSON object is expected on each line"
+                continue
+            yield number, {k: ("" if v is None else v) for k, v in obj.items()}
+    else:
+        raise ImportFileError(f"{file}: unknown file type {suffix!r}; use .csv or .jsonl")
+
+
+def _fields(rec: SubscriberRecord, source: str) -> dict[str, Any]:
+    return {
+        "msisdn": rec.msisdn,
+        "name": rec.name,
+        "id_number": rec.id_number,
+        "id_legacy": rec.id_legacy,
+        "id_expires_on": rec.id_expires_on,
+        "joined_on": rec.joined_on,
+        "segment": rec.segment,
+        "region_code": rec.region_code,
+        "source": source,
+    }
+
+
+def _upsert_batch(session: Session, records: list[SubscriberRecord], source: str, report: ImportReport) -> None:
+    ids = [r.account_id for r in records]
+    existing = {s.account_id: s for s in session.exec(select(Subscriber).where(col(Subscriber.account_id).in_(ids)))}
+    photos_by_sub: dict[int, dict[str, Photo]] = {}
+    sub_ids = [s.id for s in existing.values() if s.id is not None]
+    if sub_ids:
+        for photo in session.exec(select(Photo).where(col(Photo.subscriber_id).in_(sub_ids))):
+            photos_by_sub.setdefault(photo.subscriber_id, {})[photo.kind] = photo
+    for rec in records:
+        values = _fields(rec, source)
+        sub = existing.get(rec.account_id)
+        changed = False
+        if sub is None:
+            sub = Subscriber(account_id=rec.account_id, **values)
+            session.add(sub)
+            session.flush()
+            report.inserted += 1
+        else:
+            changed = any(getattr(sub, k) != v for k, v in values.items() if k != "source")
+            if changed:
+                for k, v in values.items():
+                    setattr(sub, k, v)
+                sub.updated_at = utcnow()
+        assert sub.id is not None
+        current = photos_by_sub.get(sub.id, {})
+        for kind, uri in rec.photos.items():
+            known_photo = current.get(kind)
+            if known_photo is None:
+                session.add(Photo(subscriber_id=sub.id, kind=kind, uri=uri))
+                changed = True
+            elif known_photo.uri != uri:
+                known_photo.uri, known_photo.sha256, known_photo.size_bytes, known_photo.scanned_at = (
+                    uri,
+                    None,
+                    None,
+                    None,
+                )
+                changed = True
+        for kind, stale in current.items():
+            if kind not in rec.photos:
+                session.delete(stale)
+                changed = True
+        if existing.get(rec.account_id) is not None:
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+
+
+def write_rejects(path: Path, rejected: list[RowError]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "reasons", *COLUMNS])
+        for err in rejected:
+            writer.writerow([err.line, "; ".join(err.reasons), *(err.row.get(c, "") for c in COLUMNS)])
+
+
+def import_file(
+    engine: Engine,
+    file: Path,
+    *,
+    skip_invalid: bool = False,
+    keep_invalid_id: bool = False,
+    rejects_path: Path | None = None,
+    today: dt.date | None = None,
+) -> ImportReport:
+    today = today or dt.date.today()
+    file = Path(file)
+    base_dir = file.resolve().parent
+    report = ImportReport(file=str(file))
+    good: list[SubscriberRecord] = []
+    seen: dict[str, int] = {}
+    for line, row in iter_rows(file):
+        report.rows += 1
+        if isinstance(row, str):
+            report.rejected.append(RowError(line=line, account_id="", reasons=(row,), row={}))
+            continue
+        result = validate_row(row, line, base_dir, today, keep_invalid_id=keep_invalid_id)
+        if isinstance(result, RowError):
+            report.rejected.append(result)
+            continue
+        if result.account_id in seen:
+            report.rejected.append(
+                RowError(
+                    line=line,
+                    account_id=result.account_id,
+                    reasons=(f"account_id: duplicate of line {seen[result.account_id]}",),
+                    row=row,
+                )
+            )
+            continue
+        seen[result.account_id] = line
+        report.kept_with_id_defects += bool(result.id_defects)
+        good.append(result)
+
+    if report.rejected and not skip_invalid:
+        return report  # all-or-nothing: nothing written
+    if report.rejected:
+        target = rejects_path or file.with_name(file.name + ".rejected.csv")
+        write_rejects(target, report.rejected)
+        report.rejects_file = str(target)
+    with Session(engine) as session:
+        for start in range(0, len(good), BATCH):
+            _upsert_batch(session, good[start : start + BATCH], str(file.resolve()), report)
+        session.commit()
+    report.committed = True
+    return report
