@@ -54,20 +54,18 @@ def working_image(rgb: npt.NDArray[np.uint8], max_side_px: int = WORK_MAX_SIDE_P
 
 
 def find_faces(rgb: npt.NDArray[np.uint8]) -> tuple[WorkingImage, list[face_adapter.FaceBox]]:
-    """Cheapest detector first; stop at the first stage that finds a face.
+    """HOG on the working copy, then the CNN detector if HOG finds nothing.
 
-    1. HOG on the working copy (faces of about 80 px and up there).
-    2. HOG with one upsampling step (smaller faces, e.g. in group photos),
-       only on photos that were shrunk for the working copy.
-    3. The CNN detector on a small copy: turned and tightly cropped faces
-       that HOG misses.
+    A photo that was shrunk for the working copy may hold small faces (group
+    photos, a second person behind the subscriber), so HOG upsamples it once;
+    an enlarged small crop gains nothing from upsampling. The CNN detector
+    runs on a small copy: it finds turned and tightly cropped faces that HOG
+    misses, at higher cost.
     """
     work = working_image(rgb)
-    # Upsampling an image that was already enlarged adds cost, not detail.
-    for upsample in (0, 1) if work.scale < 1.0 else (0,):
-        detections = face_adapter.detect(work.pixels, upsample=upsample)
-        if detections:
-            return work, detections
+    detections = face_adapter.detect(work.pixels, upsample=1 if work.scale < 1.0 else 0)
+    if detections:
+        return work, detections
     small = working_image(rgb, CNN_MAX_SIDE_PX)
     return small, face_adapter.detect_cnn(small.pixels)
 

@@ -161,9 +161,14 @@ def report(
         Optional[Path],  # noqa: UP045
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
     ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Text format: list at most this many subscribers (0: all).")
+    ] = 40,
     database: DatabaseOpt = None,
 ) -> None:
     """Counts by verdict and reason, and the subscribers behind them (numbers masked)."""
+    from rich.console import Console
+
     from scanner.console import console, reason_table, subscriber_table, verdict_table
     from scanner.db import open_engine
     from scanner.report import ReportError, build_report, write_json
@@ -185,7 +190,7 @@ def report(
         else:
             write_json(data, sys.stdout)
         return
-    out = console if output is None else __import__("rich.console").console.Console(file=output.open("w"), width=160)
+    out = console if output is None else Console(file=output.open("w", encoding="utf-8"), width=160)
     r = data["run"]
     out.print(
         f"[bold]Run {r['id']}[/]  policy {r['policy']['name']} {r['policy']['version']} "
@@ -195,7 +200,10 @@ def report(
     if data["totals"].get("reasons"):
         out.print(reason_table(data["totals"]))
     rows = data["subscribers"]
-    out.print(subscriber_table(rows, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
+    shown = rows if limit == 0 else rows[:limit]
+    out.print(subscriber_table(shown, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
+    if len(shown) < len(rows):
+        out.print(f"... {len(rows) - len(shown)} more not shown: use --limit 0, or --format json for all of them.")
 
 
 @app.command()
@@ -222,7 +230,7 @@ def demo(
     url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
     import_command(base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True, database=url)
     rescan(policy=None, workers=workers, as_of=None, quiet=False, database=url)
-    report(run=None, format="text", verdict=None, output=None, database=url)
+    report(run=None, format="text", verdict=None, output=None, limit=40, database=url)
 
 
 @db_app.command("upgrade")

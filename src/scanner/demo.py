@@ -83,6 +83,7 @@ def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], t
     rnd = random.Random(SEED)
     by_identity: dict[str, list[str]] = defaultdict(list)
     by_folder: dict[str, list[str]] = defaultdict(list)
+    plain_multi: set[str] = set()  # group photos with no other attribute (no masks, no sunglasses)
     for r in rows:
         path = str((faces / r["file"]).resolve())
         folder = (
@@ -91,6 +92,8 @@ def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], t
         by_folder[folder].append(path)
         if r["file"].startswith("identities/"):
             by_identity[r["identity"]].append(path)
+        if r["attributes"] == "multi_face":
+            plain_multi.add(path)
     identities = sorted(i for i, files in by_identity.items() if len(files) >= 2)
     if len(identities) < 4:
         raise DemoError(f"{faces}: needs at least 4 identities with two or more photos under identities/")
@@ -109,10 +112,16 @@ def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], t
         ("masked", "occlusion/mask", 20),
         ("sunglasses", "occlusion/sunglasses", 15),
         ("no_face", "no_face", 9),
-        ("multi_face", "multi_face", 8),
     ):
         for live in sorted(by_folder.get(folder, []))[:count]:
             entries.append(_Entry(cohort, rnd.choice(clear), live))
+    # Live photos with a second person in them; where the photo names a known
+    # identity, the ID portrait is that person's, so only the extra face is wrong.
+    group_photos = sorted(by_folder.get("multi_face", []), key=lambda p: (p not in plain_multi, p))
+    for live in group_photos[:8]:
+        named = [i for i in identities if i in Path(live).name]
+        portrait = sorted(by_identity[named[0]])[0] if named else rnd.choice(clear)
+        entries.append(_Entry("multi_face", portrait, live))
     # The 2003 subscriber: joined before photo capture existed; ID card renewed since.
     entries.append(_Entry("no_photo_2003", joined_on=dt.date(2003, 6, 18), id_expires_on="2034-03-01"))
     for i in range(3):

@@ -9,7 +9,7 @@ written in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +103,65 @@ def _store_measurement(session: Session, outcome: PhotoOutcome, known: set[tuple
     known.add(key)
 
 
+class _RecentOutcomes:
+    """Outcomes of recently measured photo URIs, so a photo file shared by
+    several subscribers (one person holding several numbers) is measured once
+    per run. Bounded, oldest forgotten first."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._items: OrderedDict[str, PhotoOutcome] = OrderedDict()
+        self._limit = limit
+
+    def get(self, uri: str) -> PhotoOutcome | None:
+        found = self._items.get(uri)
+        if found is not None:
+            self._items.move_to_end(uri)
+        return found
+
+    def put(self, uri: str, outcome: PhotoOutcome) -> None:
+        self._items[uri] = outcome
+        self._items.move_to_end(uri)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+
+def _measure_page(
+    photos: list[Photo],
+    pool: Executor,
+    recent: _RecentOutcomes,
+    progress: Progress,
+    on_progress: ProgressCallback | None,
+) -> dict[int, PhotoOutcome]:
+    """Outcome per photo id; each distinct URI is measured at most once."""
+    by_uri: dict[str, list[int]] = {}
+    for p in photos:
+        assert p.id is not None
+        by_uri.setdefault(p.uri, []).append(p.id)
+    outcomes: dict[int, PhotoOutcome] = {}
+
+    def record(uri: str, outcome: PhotoOutcome) -> None:
+        for photo_id in by_uri[uri]:
+            outcomes[photo_id] = outcome
+            progress.photos_done += 1
+            progress.unreadable += outcome.measurement is None
+        if on_progress:
+            on_progress(progress)
+
+    tasks: dict[int, str] = {}  # first photo id of a URI -> URI
+    for uri, ids in by_uri.items():
+        known = recent.get(uri)
+        if known is not None:
+            record(uri, known)
+        else:
+            tasks[ids[0]] = uri
+    for outcome in pool.map(measure_task, [PhotoTask(pid, uri) for pid, uri in tasks.items()]):
+        progress.photo_seconds += outcome.seconds
+        uri = tasks[outcome.photo_id]
+        recent.put(uri, outcome)
+        record(uri, outcome)
+    return outcomes
+
+
 def start_run(engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = "enforce") -> ScanRun:
     with Session(engine, expire_on_commit=False) as session:
         run = ScanRun(
@@ -147,6 +206,7 @@ def rescan(
     if on_start:
         on_start(run, progress)
     known: set[tuple[str, str]] = set()
+    recent = _RecentOutcomes()
     try:
         with Session(engine, expire_on_commit=False) as session:
             for page in _pages(session, page_size):
@@ -155,15 +215,7 @@ def rescan(
                 by_sub: dict[int, dict[str, Photo]] = {}
                 for p in photos:
                     by_sub.setdefault(p.subscriber_id, {})[p.kind] = p
-                outcomes: dict[int, PhotoOutcome] = {}
-                tasks = [PhotoTask(p.id, p.uri) for p in photos if p.id is not None]
-                for outcome in pool.map(measure_task, tasks):
-                    outcomes[outcome.photo_id] = outcome
-                    progress.photos_done += 1
-                    progress.photo_seconds += outcome.seconds
-                    progress.unreadable += outcome.measurement is None
-                    if on_progress:
-                        on_progress(progress)
+                outcomes = _measure_page(photos, pool, recent, progress, on_progress)
                 now = utcnow()
                 for sub in page:
                     assert sub.id is not None

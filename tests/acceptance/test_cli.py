@@ -1,0 +1,107 @@
+"""The `realname` command as a user meets it: help, README coverage, exit codes, masked output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from checks.idcard import check_character
+from scanner.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _commands() -> list[tuple[str, Any]]:
+    """(name, command) for every leaf command, sub-commands as "group sub"."""
+    root: Any = get_command(app)
+    out: list[tuple[str, Any]] = []
+    for name, cmd in root.commands.items():
+        if hasattr(cmd, "commands"):
+            out.extend((f"{name} {sub}", subcmd) for sub, subcmd in cmd.commands.items())
+        else:
+            out.append((name, cmd))
+    return out
+
+
+@pytest.mark.parametrize("name,command", _commands(), ids=[n for n, _ in _commands()])
+def test_every_command_has_help_and_is_in_the_readme(name: str, command: Any) -> None:
+    assert (command.help or "").strip(), f"`realname {name}` has no help text"
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert (param.help or "").strip(), f"`realname {name}` option {param.opts} has no help"
+    assert f"realname {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
+    result = runner.invoke(app, [*name.split(), "--help"])
+    assert result.exit_code == 0, result.output
+
+
+def _body(body17: str) -> str:
+    return body17 + check_character(body17)
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    Image.fromarray(np.full((126, 102, 3), 120, np.uint8)).save(tmp_path / "grey.jpg")
+    lines = [
+        "account_id,msisdn,name,id_number,id_expires_on,joined_on,segment,id_portrait,live_photo,handheld_photo",
+        f"C1,13012349990,张三,{_body('11010519491231002')},长期,2003-06-18,consumer,,,",
+        f"C2,13912345678,李四,{_body('42010219800101123')},2030-01-01,2015-03-02,consumer,grey.jpg,grey.jpg,",
+    ]
+    (tmp_path / "base.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_import_rescan_report_through_the_cli(base: Path) -> None:
+    url = f"sqlite:///{base / 'cli.db'}"
+    result = runner.invoke(app, ["import", str(base / "base.csv"), "--database", url])
+    assert result.exit_code == 0, result.output
+    assert "2 new" in result.output
+
+    again = runner.invoke(app, ["import", str(base / "base.csv"), "--database", url])
+    assert again.exit_code == 0 and "2 unchanged" in again.output
+
+    scan = runner.invoke(app, ["rescan", "--database", url, "--workers", "1", "--as-of", "2026-11-22", "--quiet"])
+    assert scan.exit_code == 0, scan.output
+    assert "run 1 finished" in scan.output
+
+    text = runner.invoke(app, ["report", "--database", url])
+    assert text.exit_code == 0, text.output
+    assert "130****9990" in text.output and "13012349990" not in text.output
+    assert "NO_PHOTO" in text.output
+
+    out = base / "report.json"
+    js = runner.invoke(app, ["report", "1", "--format", "json", "-o", str(out), "--database", url])
+    assert js.exit_code == 0, js.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {r["account_id"] for r in data["subscribers"]} == {"C1", "C2"}
+
+
+def test_errors_exit_non_zero_and_name_the_problem(base: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{base / 'err.db'}"
+    bad_policy = tmp_path / "bad.toml"
+    bad_policy.write_text(
+        (ROOT / "policies" / "default.toml").read_text(encoding="utf-8").replace("min_sharpness", "min_sharpnes"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rescan", "--policy", str(bad_policy), "--database", url])
+    assert result.exit_code == 2
+    assert "checks.clarity.min_sharpnes: unknown key" in result.output
+
+    csv = base / "bad.csv"
+    csv.write_text(
+        (base / "base.csv").read_text(encoding="utf-8").replace("13912345678", "1391234567"), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["import", str(csv), "--database", url])
+    assert result.exit_code == 1
+    assert "line 3 (account C2): msisdn" in result.output
+    assert "nothing imported" in result.output
+
+    result = runner.invoke(app, ["report", "99", "--database", url])
+    assert result.exit_code == 2 and "no scan run with id 99" in result.output

@@ -1,0 +1,133 @@
+"""End to end: build the demo base from the face set, import it, rescan it, read the report.
+
+Each demo cohort must come out with the reason that explains it. Face match
+and detection are statistical, so those cohorts are asserted as rates; the
+ID-data and photo-presence cohorts are asserted exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import db
+from scanner.demo import build_demo_base
+from scanner.importer import import_file
+from scanner.policyfile import load_policy
+from scanner.report import build_report
+from scanner.rescan import rescan
+
+ROOT = Path(__file__).resolve().parents[2]
+FACES = Path(os.environ.get("REALNAME_FACES_DIR", ROOT.parent / "shared" / "faces"))
+TODAY = dt.date(2026, 11, 22)
+
+pytestmark = [
+    pytest.mark.faces,
+    pytest.mark.slow,
+    pytest.mark.skipif(not (FACES / "manifest.csv").is_file(), reason=f"face set not found at {FACES}"),
+]
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    work = tmp_path_factory.mktemp("demo")
+    base = build_demo_base(FACES, work, today=TODAY)
+    engine = db.open_engine(f"sqlite:///{work / 'realname.db'}")
+    imported = import_file(engine, base.csv_path, keep_invalid_id=True, today=TODAY)
+    assert imported.committed and imported.inserted == base.subscribers
+    run = rescan(engine, load_policy(), as_of=TODAY, workers=2)
+    assert run.status == "finished"
+    report = build_report(engine, run.id)
+    with base.cohorts_path.open(newline="", encoding="utf-8") as fh:
+        cohort_of = {r["account_id"]: r["cohort"] for r in csv.DictReader(fh)}
+    by_cohort: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in report["subscribers"]:
+        by_cohort[cohort_of[row["account_id"]]].append(row)
+    print({c: len(rows) for c, rows in by_cohort.items()}, run.totals)
+    return by_cohort
+
+
+def _share(rows: list[dict[str, Any]], pred: Any) -> float:
+    return sum(1 for r in rows if pred(r)) / len(rows)
+
+
+def test_demo_has_about_200_subscribers_of_every_kind(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    total = sum(len(rows) for rows in outcome.values())
+    assert 180 <= total <= 230
+    for cohort in (
+        "genuine",
+        "impostor",
+        "masked",
+        "sunglasses",
+        "no_face",
+        "multi_face",
+        "no_photo_2003",
+        "id_expired",
+        "id_invalid",
+        "id_legacy",
+        "unreadable",
+    ):
+        assert outcome[cohort], f"cohort {cohort} missing"
+
+
+def test_exact_cohorts(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    (old,) = outcome["no_photo_2003"]
+    assert old["reasons"] == ["NO_PHOTO"] and old["verdict"] == "fail"
+    assert old["joined_on"] == "2003-06-18"
+    for row in outcome["id_expired"]:
+        assert "ID_EXPIRED" in row["reasons"] and row["verdict"] == "fail"
+    for row in outcome["id_invalid"]:
+        assert "ID_NUMBER_INVALID" in row["reasons"] and row["verdict"] == "fail"
+    for row in outcome["id_legacy"]:
+        assert "ID_LEGACY_NUMBER" in row["reasons"] and row["verdict"] != "pass"
+    for row in outcome["unreadable"]:
+        assert "UNREADABLE_PHOTO" in row["reasons"] and row["verdict"] == "fail"
+        (ev,) = [e for e in row["evidence"] if e["code"] == "UNREADABLE_PHOTO"]
+        assert ev["photo_kind"] == "live" and ev["detail"]
+
+
+def test_genuine_pairs_are_not_rejected(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    rows = outcome["genuine"]
+    mismatch = _share(rows, lambda r: "FACE_MISMATCH" in r["reasons"])
+    passed = _share(rows, lambda r: r["verdict"] == "pass")
+    print(f"genuine: {len(rows)} pairs, pass {passed:.1%}, FACE_MISMATCH {mismatch:.1%}")
+    assert mismatch <= 0.20
+    assert passed >= 0.30
+
+
+def test_impostors_never_pass(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    rows = outcome["impostor"]
+    passed = _share(rows, lambda r: r["verdict"] == "pass")
+    flagged = _share(rows, lambda r: {"FACE_MISMATCH", "FACE_MATCH_UNCERTAIN"} & set(r["reasons"]))
+    print(f"impostor: {len(rows)} pairs, pass {passed:.1%}, face-match reason {flagged:.1%}")
+    assert passed <= 1 / 30
+    assert flagged >= 0.9
+
+
+def test_photos_without_a_usable_face(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    no_face = outcome["no_face"]
+    assert _share(no_face, lambda r: r["verdict"] == "fail") == 1.0
+    assert _share(no_face, lambda r: "NO_FACE" in r["reasons"]) >= 0.6
+    multi = outcome["multi_face"]
+    assert _share(multi, lambda r: r["verdict"] != "pass") == 1.0
+    for cohort in ("masked", "sunglasses"):
+        rows = outcome[cohort]
+        not_passed = _share(rows, lambda r: r["verdict"] != "pass")
+        print(f"{cohort}: {len(rows)}, not passed {not_passed:.1%}")
+        assert not_passed >= 0.9
+
+
+def test_every_reason_has_evidence(outcome: dict[str, list[dict[str, Any]]]) -> None:
+    for rows in outcome.values():
+        for row in rows:
+            assert sorted({e["code"] for e in row["evidence"]}) == row["reasons"]
+            for ev in row["evidence"]:
+                if ev["measure"] and ev["threshold"] is not None:
+                    assert ev["value"] is not None and ev["comparison"] in ("<", ">")
+            assert "*" in row["msisdn"] and "*" in row["id_number"]
