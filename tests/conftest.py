@@ -1,0 +1,56 @@
+"""Shared fixtures: repository paths, the face photo set, policies, a throw-away database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "fixtures"
+
+
+def faces_root() -> Path:
+    """The face photo set: ``$REALNAME_FACES_DIR``, else ``<repo>/../shared/faces``."""
+    configured = os.environ.get("REALNAME_FACES_DIR")
+    return Path(configured).expanduser().resolve() if configured else (REPO_ROOT.parent / "shared" / "faces").resolve()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The face photo set, read in place; tests using it are skipped when it is absent."""
+    root = faces_root()
+    if not (root / "manifest.csv").is_file():
+        pytest.skip(f"face photo set not found at {root} (no manifest.csv); set REALNAME_FACES_DIR to its folder")
+    return root
+
+
+@pytest.fixture(scope="session")
+def default_policy():  # type: ignore[no-untyped-def]
+    """The shipped default policy, parsed."""
+    from scanner.policyfile import load_policy
+
+    return load_policy().policy
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database in the test's temporary folder."""
+    from scanner.db import open_engine
+
+    eng = open_engine(f"sqlite:///{tmp_path / 't.db'}")
+    yield eng
+    eng.dispose()

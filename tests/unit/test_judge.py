@@ -1,0 +1,398 @@
+"""judge() on hand-built measurements: reason codes, evidence, severities and verdicts under a policy."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import tomllib
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from checks.idcard import measure_id_number
+from checks.judge import Judgement, PhotoInput, Reason, SubjectInput, Verdict, judge
+from checks.photo import PhotoMeasurement
+from checks.policy import Policy, ReasonCode, Severity, parse_policy
+from scanner.policyfile import DEFAULT_POLICY
+
+TODAY = dt.date(2026, 6, 1)
+VALID_ID = "11010519491231002X"
+LEGACY_ID = "110105491231002"
+BAD_CHECK_ID = "110105194912310029"
+
+
+def descriptor(first: float = 0.0) -> tuple[float, ...]:
+    """A 128-d descriptor; two of them differ by exactly ``|a - b|`` in the first component."""
+    return (first, *([0.0] * 127))
+
+
+def good_photo(**changes: Any) -> PhotoMeasurement:
+    base = PhotoMeasurement(
+        width_px=600,
+        height_px=800,
+        face_count=1,
+        detection_score=1.5,
+        face_box=(200.0, 250.0, 400.0, 450.0),
+        face_width_px=200.0,
+        inter_eye_px=70.0,
+        sharpness=600.0,
+        mean_luma=130.0,
+        dark_share=0.01,
+        bright_share=0.02,
+        descriptor=descriptor(0.0),
+    )
+    return replace(base, **changes)
+
+
+def subject(
+    photos: dict[str, PhotoMeasurement | PhotoInput] | None = None,
+    id_number: str = VALID_ID,
+    expires: dt.date | None = None,
+) -> SubjectInput:
+    if photos is None:
+        photos = {"id_portrait": good_photo(), "live": good_photo()}
+    inputs = {
+        kind: p if isinstance(p, PhotoInput) else PhotoInput(kind=kind, measurement=p) for kind, p in photos.items()
+    }
+    return SubjectInput(id_number=measure_id_number(id_number, TODAY), id_expires_on=expires, photos=inputs)
+
+
+def policy_with(**sections: Any) -> Policy:
+    """The default policy document with some values replaced, e.g. severity={...} or id={...}."""
+    doc = tomllib.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    doc = copy.deepcopy(doc)
+    for name, values in sections.items():
+        if name == "severity":
+            doc["severity"] = values
+        elif name == "photos":
+            doc["photos"].update(values)
+        else:
+            doc["checks"][name].update(values)
+    return parse_policy(doc)
+
+
+def only(j: Judgement, code: ReasonCode) -> Reason:
+    found = [r for r in j.reasons if r.code is code]
+    assert len(found) == 1, j.reasons
+    return found[0]
+
+
+# --- all clear ---------------------------------------------------------------------------
+
+
+def test_clean_subject_passes(default_policy: Policy) -> None:
+    j = judge(subject(), default_policy, TODAY)
+    assert j.verdict is Verdict.PASS
+    assert j.reasons == ()
+    assert j.codes == []
+    assert j.distances == {"id_portrait~live": 0.0}
+
+
+# --- photo reasons, with their evidence -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "changes", "measure", "value", "threshold", "comparison"),
+    [
+        (ReasonCode.NO_FACE, {"face_count": 0, "descriptor": None}, "face_count", 0, 1, "<"),
+        (ReasonCode.MULTIPLE_FACES, {"face_count": 2}, "face_count", 2, 1, ">"),
+        (ReasonCode.FACE_TOO_SMALL, {"inter_eye_px": 12.34}, "inter_eye_px", 12.3, 20.0, "<"),
+        (ReasonCode.BLURRY, {"sharpness": 12.04}, "sharpness", 12.0, 40.0, "<"),
+        (ReasonCode.TOO_DARK, {"mean_luma": 31.26}, "face_mean_luma", 31.3, 50.0, "<"),
+        (ReasonCode.TOO_BRIGHT, {"mean_luma": 240.0}, "face_mean_luma", 240.0, 215.0, ">"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["id_portrait", "live"])
+def test_photo_reason_fires_with_evidence(
+    default_policy: Policy,
+    kind: str,
+    code: ReasonCode,
+    changes: dict[str, Any],
+    measure: str,
+    value: float,
+    threshold: float,
+    comparison: str,
+) -> None:
+    photos: dict[str, PhotoMeasurement | PhotoInput] = {"id_portrait": good_photo(), "live": good_photo()}
+    photos[kind] = good_photo(**changes)
+    j = judge(subject(photos), default_policy, TODAY)
+    reason = only(j, code)
+    assert reason.photo_kind == kind
+    assert reason.measure == measure
+    assert reason.value == pytest.approx(value)
+    assert reason.threshold == pytest.approx(threshold)
+    assert reason.comparison == comparison
+    assert reason.severity is default_policy.severity_of(code) is Severity.FAIL
+    assert j.verdict is Verdict.FAIL
+    assert j.codes == [code.value]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"inter_eye_px": 20.0},
+        {"sharpness": 40.0},
+        {"mean_luma": 50.0},
+        {"mean_luma": 215.0},
+        {"inter_eye_px": None, "sharpness": None, "mean_luma": None},  # not measured: nothing to judge
+    ],
+)
+def test_values_at_the_threshold_do_not_fire(default_policy: Policy, changes: dict[str, Any]) -> None:
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo(**changes)}), default_policy, TODAY)
+    assert j.verdict is Verdict.PASS, j.reasons
+
+
+def test_no_face_suppresses_other_photo_reasons(default_policy: Policy) -> None:
+    faceless = good_photo(face_count=0, descriptor=None, sharpness=1.0, mean_luma=5.0, inter_eye_px=None)
+    j = judge(subject({"id_portrait": good_photo(), "live": faceless}), default_policy, TODAY)
+    assert j.codes == ["NO_FACE"]
+    assert j.distances == {}  # no descriptor: no comparison
+
+
+def test_several_photo_reasons_at_once(default_policy: Policy) -> None:
+    bad = good_photo(face_count=3, inter_eye_px=10.0, sharpness=5.0, mean_luma=20.0)
+    j = judge(subject({"id_portrait": good_photo(), "live": bad}), default_policy, TODAY)
+    assert j.codes == sorted(["MULTIPLE_FACES", "FACE_TOO_SMALL", "BLURRY", "TOO_DARK"])
+    assert all(r.photo_kind == "live" for r in j.reasons)
+
+
+def test_handheld_allows_two_faces_but_not_three(default_policy: Policy) -> None:
+    two = subject({"id_portrait": good_photo(), "live": good_photo(), "handheld": good_photo(face_count=2)})
+    assert judge(two, default_policy, TODAY).verdict is Verdict.PASS
+    three = subject({"id_portrait": good_photo(), "live": good_photo(), "handheld": good_photo(face_count=3)})
+    reason = only(judge(three, default_policy, TODAY), ReasonCode.MULTIPLE_FACES)
+    assert (reason.photo_kind, reason.value, reason.threshold, reason.comparison) == ("handheld", 3, 2, ">")
+
+
+def test_unreadable_photo(default_policy: Policy) -> None:
+    unreadable = PhotoInput(kind="live", error="truncated image data: /photos/a.jpg")
+    j = judge(subject({"id_portrait": good_photo(), "live": unreadable}), default_policy, TODAY)
+    reason = only(j, ReasonCode.UNREADABLE_PHOTO)
+    assert reason.photo_kind == "live"
+    assert reason.detail == "truncated image data: /photos/a.jpg"
+    assert reason.severity is Severity.FAIL
+    assert j.verdict is Verdict.FAIL
+    assert j.distances == {}
+
+
+@pytest.mark.parametrize("missing", ["id_portrait", "live"])
+def test_missing_required_photo_is_no_photo(default_policy: Policy, missing: str) -> None:
+    photos: dict[str, PhotoMeasurement | PhotoInput] = {"id_portrait": good_photo(), "live": good_photo()}
+    del photos[missing]
+    j = judge(subject(photos), default_policy, TODAY)
+    reason = only(j, ReasonCode.NO_PHOTO)
+    assert reason.photo_kind == missing
+    assert missing in reason.detail
+    assert reason.severity is Severity.FAIL
+    assert j.verdict is Verdict.FAIL
+    assert j.codes == ["NO_PHOTO"]
+
+
+def test_no_photos_at_all(default_policy: Policy) -> None:
+    j = judge(subject({}), default_policy, TODAY)
+    assert sorted(r.photo_kind or "" for r in j.reasons) == ["id_portrait", "live"]
+    assert j.codes == ["NO_PHOTO"]
+
+
+def test_missing_optional_handheld_gives_nothing(default_policy: Policy) -> None:
+    assert "handheld" not in default_policy.photos.required
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo()}), default_policy, TODAY)
+    assert j.verdict is Verdict.PASS
+    assert all(r.photo_kind != "handheld" for r in j.reasons)
+
+
+def test_handheld_required_by_a_stricter_policy() -> None:
+    strict = policy_with(photos={"required": ["id_portrait", "live", "handheld"]})
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo()}), strict, TODAY)
+    assert only(j, ReasonCode.NO_PHOTO).photo_kind == "handheld"
+
+
+# --- face distance bands -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("distance", "code", "threshold", "verdict"),
+    [
+        (0.0, None, None, Verdict.PASS),
+        (0.39999, None, None, Verdict.PASS),
+        (0.40, None, None, Verdict.PASS),  # at match_max_distance: still a match
+        (0.40001, ReasonCode.FACE_MATCH_UNCERTAIN, 0.40, Verdict.REVIEW),
+        (0.50, ReasonCode.FACE_MATCH_UNCERTAIN, 0.40, Verdict.REVIEW),
+        (0.55, ReasonCode.FACE_MATCH_UNCERTAIN, 0.40, Verdict.REVIEW),  # at mismatch_above_distance: review
+        (0.55001, ReasonCode.FACE_MISMATCH, 0.55, Verdict.FAIL),
+        (1.2, ReasonCode.FACE_MISMATCH, 0.55, Verdict.FAIL),
+    ],
+)
+def test_face_distance_bands(
+    default_policy: Policy, distance: float, code: ReasonCode | None, threshold: float | None, verdict: Verdict
+) -> None:
+    assert default_policy.checks.match.match_max_distance == 0.40
+    assert default_policy.checks.match.mismatch_above_distance == 0.55
+    s = subject({"id_portrait": good_photo(), "live": good_photo(descriptor=descriptor(distance))})
+    j = judge(s, default_policy, TODAY)
+    assert j.distances["id_portrait~live"] == pytest.approx(distance, abs=1e-4)
+    assert j.verdict is verdict
+    if code is None:
+        assert j.reasons == ()
+        return
+    reason = only(j, code)
+    assert reason.photo_kind == "id_portrait~live"
+    assert reason.measure == "face_distance"
+    assert reason.value == pytest.approx(distance, abs=1e-4)
+    assert reason.threshold == threshold
+    assert reason.comparison == ">"
+    assert reason.severity is default_policy.severity_of(code)
+
+
+def test_handheld_is_compared_with_the_id_portrait(default_policy: Policy) -> None:
+    s = subject(
+        {
+            "id_portrait": good_photo(),
+            "live": good_photo(descriptor=descriptor(0.1)),
+            "handheld": good_photo(descriptor=descriptor(0.9)),
+        }
+    )
+    j = judge(s, default_policy, TODAY)
+    assert set(j.distances) == {"id_portrait~live", "id_portrait~handheld"}
+    assert only(j, ReasonCode.FACE_MISMATCH).photo_kind == "id_portrait~handheld"
+
+
+def test_no_comparison_without_both_descriptors(default_policy: Policy) -> None:
+    s = subject({"id_portrait": good_photo(descriptor=None), "live": good_photo(descriptor=descriptor(1.5))})
+    j = judge(s, default_policy, TODAY)
+    assert j.distances == {}
+    assert j.verdict is Verdict.PASS
+
+
+# --- ID number and expiry -------------------------------------------------------------------
+
+
+def test_invalid_id_number(default_policy: Policy) -> None:
+    j = judge(subject(id_number=BAD_CHECK_ID), default_policy, TODAY)
+    reason = only(j, ReasonCode.ID_NUMBER_INVALID)
+    assert reason.measure == "id_number"
+    assert "check digit" in reason.detail
+    assert reason.severity is Severity.FAIL
+    assert j.verdict is Verdict.FAIL
+
+
+def test_malformed_id_number(default_policy: Policy) -> None:
+    j = judge(subject(id_number="12345"), default_policy, TODAY)
+    assert "expected 18 characters" in only(j, ReasonCode.ID_NUMBER_INVALID).detail
+
+
+def test_legacy_number_is_review_by_default(default_policy: Policy) -> None:
+    j = judge(subject(id_number=LEGACY_ID), default_policy, TODAY)
+    reason = only(j, ReasonCode.ID_LEGACY_NUMBER)
+    assert reason.severity is Severity.REVIEW
+    assert reason.value == 15
+    assert j.verdict is Verdict.REVIEW
+    assert j.codes == ["ID_LEGACY_NUMBER"]
+
+
+def test_invalid_legacy_number_is_invalid_not_legacy(default_policy: Policy) -> None:
+    j = judge(subject(id_number="000000491231002"), default_policy, TODAY)
+    assert j.codes == ["ID_NUMBER_INVALID"]
+
+
+@pytest.mark.parametrize(
+    ("grace", "expired_days_ago", "expired"),
+    [
+        (0, -10, False),  # expires in the future
+        (0, 0, False),  # expires today: still valid today
+        (0, 1, True),
+        (30, 30, False),  # last day of grace
+        (30, 31, True),
+        (30, 400, True),
+    ],
+)
+def test_id_expiry_with_grace_days(grace: int, expired_days_ago: int, expired: bool) -> None:
+    policy = policy_with(id={"expiry_grace_days": grace})
+    expires = TODAY - dt.timedelta(days=expired_days_ago)
+    j = judge(subject(expires=expires), policy, TODAY)
+    if not expired:
+        assert "ID_EXPIRED" not in j.codes
+        assert j.verdict is Verdict.PASS
+        return
+    reason = only(j, ReasonCode.ID_EXPIRED)
+    assert reason.measure == "id_expires_on"
+    assert reason.value == expires.isoformat()
+    assert reason.threshold == TODAY.isoformat()
+    assert reason.comparison == "<"
+    assert f"{expired_days_ago} days" in reason.detail
+    assert reason.severity is Severity.FAIL
+    assert j.verdict is Verdict.FAIL
+
+
+def test_long_term_id_never_expires(default_policy: Policy) -> None:
+    far_future = dt.date(2200, 1, 1)
+    assert "ID_EXPIRED" not in judge(subject(expires=None), default_policy, far_future).codes
+
+
+def test_judgement_depends_on_the_given_day(default_policy: Policy) -> None:
+    s = subject(expires=dt.date(2026, 6, 1))
+    assert judge(s, default_policy, dt.date(2026, 6, 1)).verdict is Verdict.PASS
+    assert judge(s, default_policy, dt.date(2026, 6, 2)).verdict is Verdict.FAIL
+
+
+# --- verdict aggregation and severity overrides ---------------------------------------------
+
+
+def test_fail_beats_review(default_policy: Policy) -> None:
+    s = subject(
+        {"id_portrait": good_photo(), "live": good_photo(descriptor=descriptor(0.5), sharpness=1.0)},
+        id_number=LEGACY_ID,
+    )
+    j = judge(s, default_policy, TODAY)
+    assert {r.severity for r in j.reasons} == {Severity.FAIL, Severity.REVIEW}
+    assert j.verdict is Verdict.FAIL
+    assert j.codes == sorted(["BLURRY", "FACE_MATCH_UNCERTAIN", "ID_LEGACY_NUMBER"])
+
+
+def test_review_beats_pass(default_policy: Policy) -> None:
+    s = subject({"id_portrait": good_photo(), "live": good_photo(descriptor=descriptor(0.5))}, id_number=LEGACY_ID)
+    j = judge(s, default_policy, TODAY)
+    assert j.verdict is Verdict.REVIEW
+    assert all(r.severity is Severity.REVIEW for r in j.reasons)
+    assert len(j.reasons) == 2
+
+
+def test_severity_override_to_review() -> None:
+    policy = policy_with(severity={"BLURRY": "review"})
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo(sharpness=1.0)}), policy, TODAY)
+    assert only(j, ReasonCode.BLURRY).severity is Severity.REVIEW
+    assert j.verdict is Verdict.REVIEW
+
+
+def test_severity_override_to_fail() -> None:
+    policy = policy_with(severity={"FACE_MATCH_UNCERTAIN": "fail", "ID_LEGACY_NUMBER": "fail"})
+    s = subject({"id_portrait": good_photo(), "live": good_photo(descriptor=descriptor(0.5))}, id_number=LEGACY_ID)
+    j = judge(s, policy, TODAY)
+    assert {r.severity for r in j.reasons} == {Severity.FAIL}
+    assert j.verdict is Verdict.FAIL
+
+
+def test_severity_ignore_drops_the_reason() -> None:
+    policy = policy_with(severity={"BLURRY": "ignore", "NO_PHOTO": "ignore"})
+    j = judge(subject({"live": good_photo(sharpness=1.0)}), policy, TODAY)
+    assert j.reasons == ()
+    assert j.verdict is Verdict.PASS
+    # Other codes are unaffected by the override.
+    j = judge(subject({"live": good_photo(sharpness=1.0, mean_luma=10.0)}), policy, TODAY)
+    assert j.codes == ["TOO_DARK"]
+
+
+def test_reason_to_dict_is_plain_data(default_policy: Policy) -> None:
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo(sharpness=1.0)}), default_policy, TODAY)
+    d = only(j, ReasonCode.BLURRY).to_dict()
+    assert d["code"] == "BLURRY" and d["severity"] == "fail"
+    assert isinstance(d["code"], str) and type(d["severity"]) is str
+    assert {"photo_kind", "measure", "value", "threshold", "comparison", "detail"} <= set(d)
+
+
+def test_measurement_round_trips_through_dict() -> None:
+    m = good_photo()
+    again = PhotoMeasurement.from_dict(m.to_dict())
+    assert again == m
+    assert isinstance(again.descriptor, tuple) and isinstance(again.face_box, tuple)
