@@ -199,7 +199,8 @@ def report(
     out.print(verdict_table(data["totals"]))
     if data["totals"].get("reasons"):
         out.print(reason_table(data["totals"]))
-    rows = data["subscribers"]
+    order = {"fail": 0, "review": 1, "pass": 2}
+    rows = sorted(data["subscribers"], key=lambda r: (order.get(r["verdict"], 3), r["account_id"]))
     shown = rows if limit == 0 else rows[:limit]
     out.print(subscriber_table(shown, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
     if len(shown) < len(rows):

@@ -29,7 +29,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} photos/s" if speed else "-- photos/s", style="cyan")
+        return Text(f"{speed:.1f} photo/s" if speed else "-- photo/s", style="cyan")
 
 
 @contextmanager
@@ -40,10 +40,10 @@ def scan_progress(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
         return
     bar = Progress(
         TextColumn("[bold]rescan[/]"),
-        BarColumn(),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         RateColumn(),
-        TextColumn("fail so far: [red]{task.fields[failures]}[/]  unreadable: {task.fields[unreadable]}"),
+        TextColumn("fail [red]{task.fields[failures]}[/] unreadable {task.fields[unreadable]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -88,7 +88,7 @@ def reason_table(totals: dict[str, Any]) -> Table:
 def _evidence_text(item: dict[str, Any]) -> str:
     parts = [item["code"]]
     if item.get("photo_kind"):
-        parts.append(f"[{item['photo_kind']}]")
+        parts.append(f"({item['photo_kind']})")
     if item.get("measure") and item.get("value") is not None:
         rel = item.get("comparison") or "vs"
         threshold = item.get("threshold")
@@ -110,6 +110,6 @@ def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
             row["account_id"],
             row["msisdn"],
             Text(row["verdict"], style=style),
-            "\n".join(_evidence_text(e) for e in row["evidence"]) or "-",
+            Text("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
         )
     return table
