@@ -28,13 +28,16 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests fixtures bench
+	$(VENV)/bin/ruff format --check src tests fixtures bench
 
 typecheck: setup
 	$(VENV)/bin/mypy
 
 check: lint typecheck test
+
+bench: setup
+	$(VENV)/bin/python bench/foundation.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

@@ -19,13 +19,16 @@ from stdnum import numdb
 
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
-_SHAPE_18 = re.compile(r"^\d{17}[\dX]$")
-_SHAPE_15 = re.compile(r"^\d{15}$")
+# ASCII digits only: str.isdigit and \d also accept full-width and other scripts' digits.
+_SHAPE_18 = re.compile(r"^[0-9]{17}[0-9X]$")
+_SHAPE_15 = re.compile(r"^[0-9]{15}$")
+_DIGITS_17 = re.compile(r"^[0-9]{17}$")
+_REGION = re.compile(r"^[0-9]{6}$")
 
 
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if not _DIGITS_17.match(first17):
         raise ValueError("need exactly 17 digits")
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
@@ -49,7 +52,7 @@ class Region:
 
 def region_for(code: str) -> Region | None:
     """Province and county names for a six-digit region code, if known."""
-    if len(code) != 6 or not code.isdigit():
+    if not _REGION.match(code):
         return None
     info: dict[str, str] = {}
     for _part, props in numdb.get("cn/loc").info(code):

@@ -79,9 +79,14 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
         return [(ReasonCode.UNREADABLE_PHOTO, {"detail": photo.error or "unreadable"})]
     m = photo.measurement
     if m.face_count == 0:
-        return [(ReasonCode.NO_FACE, {"measure": "face_count", "value": 0, "threshold": 1, "comparison": "<"})]
+        # Exposure was measured on the whole photo: a photo too dark or too
+        # bright to find a face in says so, not only "no face".
+        return [
+            (ReasonCode.NO_FACE, {"measure": "face_count", "value": 0, "threshold": 1, "comparison": "<"}),
+            *_exposure_reasons(m, policy, "photo_mean_luma"),
+        ]
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
-    max_faces = policy.photos.max_faces.get(kind, 1)  # type: ignore[call-overload]
+    max_faces = policy.photos.max_faces[kind]  # type: ignore[index]
     if m.face_count > max_faces:
         out.append(
             (
@@ -114,32 +119,23 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
                 },
             )
         )
-    if m.mean_luma is not None:
-        if m.mean_luma < rules.exposure.min_mean_luma:
-            out.append(
-                (
-                    ReasonCode.TOO_DARK,
-                    {
-                        "measure": "face_mean_luma",
-                        "value": round(m.mean_luma, 1),
-                        "threshold": rules.exposure.min_mean_luma,
-                        "comparison": "<",
-                    },
-                )
-            )
-        elif m.mean_luma > rules.exposure.max_mean_luma:
-            out.append(
-                (
-                    ReasonCode.TOO_BRIGHT,
-                    {
-                        "measure": "face_mean_luma",
-                        "value": round(m.mean_luma, 1),
-                        "threshold": rules.exposure.max_mean_luma,
-                        "comparison": ">",
-                    },
-                )
-            )
+    out.extend(_exposure_reasons(m, policy, "face_mean_luma"))
     return out
+
+
+def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list[tuple[ReasonCode, dict[str, Any]]]:
+    rules = policy.checks.exposure
+    if m.mean_luma is None:
+        return []
+    if m.mean_luma < rules.min_mean_luma:
+        code, threshold, comparison = ReasonCode.TOO_DARK, rules.min_mean_luma, "<"
+    elif m.mean_luma > rules.max_mean_luma:
+        code, threshold, comparison = ReasonCode.TOO_BRIGHT, rules.max_mean_luma, ">"
+    else:
+        return []
+    return [
+        (code, {"measure": measure, "value": round(m.mean_luma, 1), "threshold": threshold, "comparison": comparison})
+    ]
 
 
 def _match_reasons(
@@ -201,17 +197,21 @@ def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[t
             )
         )
     if subject.id_expires_on is not None:
-        deadline = subject.id_expires_on + dt.timedelta(days=policy.checks.id.expiry_grace_days)
-        if deadline < today:
+        grace = policy.checks.id.expiry_grace_days
+        # Expired when the card's last valid day plus the grace days is before today.
+        latest_valid = today - dt.timedelta(days=grace)
+        if subject.id_expires_on < latest_valid:
+            days = (today - subject.id_expires_on).days
             out.append(
                 (
                     ReasonCode.ID_EXPIRED,
                     {
                         "measure": "id_expires_on",
                         "value": subject.id_expires_on.isoformat(),
-                        "threshold": today.isoformat(),
+                        "threshold": latest_valid.isoformat(),
                         "comparison": "<",
-                        "detail": f"expired {(today - subject.id_expires_on).days} days before {today.isoformat()}",
+                        "detail": f"expired {days} days before {today.isoformat()}"
+                        + (f" ({grace} days of grace)" if grace else ""),
                     },
                 )
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,7 +55,7 @@ class PolicyError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PolicyMeta(_Strict):
@@ -63,6 +64,14 @@ class PolicyMeta(_Strict):
     description: str = ""
     timezone: str = "Asia/Shanghai"
 
+    @model_validator(mode="after")
+    def _check(self) -> PolicyMeta:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from None
+        return self
+
 
 class PhotoRules(_Strict):
     required: tuple[PhotoKind, ...]
@@ -70,6 +79,9 @@ class PhotoRules(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> PhotoRules:
+        unset = [k for k in PHOTO_KINDS if k not in self.max_faces]
+        if unset:
+            raise ValueError(f"max_faces must give every photo kind; missing {', '.join(unset)}")
         for kind, n in self.max_faces.items():
             if n < 1:
                 raise ValueError(f"max_faces.{kind} must be at least 1, got {n}")

@@ -53,41 +53,65 @@ def _decode(raw: bytes, file: Path) -> str:
     raise ImportFileError(f"{file}: neither UTF-8 nor GB18030 text")
 
 
-def iter_rows(file: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row) pairs; a row that cannot be parsed comes as an error string."""
+@dataclass(frozen=True)
+class RawRow:
+    """One row as read from the file, before validation."""
+
+    line: int  # physical line the row starts on, 1-based
+    fields: dict[str, Any]
+    problem: str | None = None  # set when the row cannot be used as read
+
+
+def _csv_rows(text: str, file: Path) -> Iterator[RawRow]:
+    """Rows keyed by header, each with the physical line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFileError(f"{file}: empty file, no header row") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ImportFileError(f"{file}: missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RawRow(first_line, {}, f"unreadable CSV ({exc})")
+            continue
+        if not any(f.strip() for f in fields):
+            continue  # blank line
+        row: dict[str, Any] = dict(zip(header, fields, strict=False))
+        extra = len(fields) - len(header)
+        yield RawRow(first_line, row, f"{extra} more field(s) than the header has" if extra > 0 else None)
+
+
+def iter_rows(file: Path) -> Iterator[RawRow]:
+    """The file's rows with their line numbers; unusable rows carry a problem."""
     try:
         text = _decode(file.read_bytes(), file)
     except OSError as exc:
         raise ImportFileError(f"{file}: cannot read ({exc.strerror or exc})") from None
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ImportFileError(f"{file}: missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
-        reader.fieldnames = header
-        start = reader.line_num
-        for row in reader:
-            extra = row.pop(None, None)
-            if extra:
-                yield start + 1, f"{len(extra)} more field(s) than the header has"
-            else:
-                yield start + 1, row
-            start = reader.line_num
+        yield from _csv_rows(text, file)
     elif suffix in (".jsonl", ".ndjson"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Split on newlines only: JSON strings may hold U+2028/U+2029 unescaped.
+        for number, line in enumerate(text.split("\n"), start=1):
+            line = line.rstrip("\r")
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
+                yield RawRow(number, {}, f"not valid JSON ({exc.msg} at column {exc.colno})")
                 continue
             if not isinstance(obj, dict):
-                yield number, "a JSON object is expected on each line"
+                yield RawRow(number, {}, "a JSON object is expected on each line")
                 continue
-            yield number, {k: ("" if v is None else v) for k, v in obj.items()}
+            yield RawRow(number, {k: ("" if v is None else v) for k, v in obj.items()})
     else:
         raise ImportFileError(f"{file}: unknown file type {suffix!r}; use .csv or .jsonl")
 
@@ -178,10 +202,12 @@ def import_file(
     report = ImportReport(file=str(file))
     good: list[SubscriberRecord] = []
     seen: dict[str, int] = {}
-    for line, row in iter_rows(file):
+    for raw in iter_rows(file):
         report.rows += 1
-        if isinstance(row, str):
-            report.rejected.append(RowError(line=line, account_id="", reasons=(row,), row={}))
+        line, row = raw.line, raw.fields
+        if raw.problem is not None:
+            account = str(row.get("account_id", "")).strip()
+            report.rejected.append(RowError(line=line, account_id=account, reasons=(raw.problem,), row=row))
             continue
         result = validate_row(row, line, base_dir, today, keep_invalid_id=keep_invalid_id)
         if isinstance(result, RowError):

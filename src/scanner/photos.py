@@ -15,6 +15,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 100_000_000  # a decompression bomb beyond this is refused
 MAX_BYTES = 64 * 1024 * 1024
+# Pillow's own guard (about 89 MP by default) would fire first; ours is the limit.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class PhotoReadError(Exception):
@@ -83,8 +85,8 @@ def decode_photo(photo: PhotoBytes) -> npt.NDArray[np.uint8]:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise PhotoReadError(
-                    f"image of {width}x{height} px ({width * height / 1e6:.0f} MP) exceeds the "
-                    f"{MAX_PIXELS / 1e6:.0f} MP limit (possible decompression bomb): {photo.uri}"
+                    f"image of {width}x{height} px ({width * height / 1e6:g} MP) exceeds the "
+                    f"{MAX_PIXELS / 1e6:g} MP limit (possible decompression bomb): {photo.uri}"
                 )
             image.load()
             image = ImageOps.exif_transpose(image)

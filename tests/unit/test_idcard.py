@@ -208,11 +208,6 @@ def test_lower_case_x_and_spaces_are_normalised() -> None:
     assert measure_id_number("110105 19491231 002X").valid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="idcard.py _SHAPE_18/_SHAPE_15 use \\d, which matches any Unicode digit: a number in full-width "
-    "digits is reported well_formed (check digit ok, region None) instead of being malformed",
-)
 @pytest.mark.parametrize("digits", ["０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"])
 def test_non_ascii_digits_are_not_well_formed(digits: str) -> None:
     number = "11010519491231002X".translate(str.maketrans("0123456789", digits))

@@ -143,11 +143,19 @@ def test_values_at_the_threshold_do_not_fire(default_policy: Policy, changes: di
     assert j.verdict is Verdict.PASS, j.reasons
 
 
-def test_no_face_suppresses_other_photo_reasons(default_policy: Policy) -> None:
+def test_no_face_keeps_only_whole_photo_exposure(default_policy: Policy) -> None:
+    # Without a face, sharpness and size mean nothing, but exposure of the whole
+    # photo explains why no face was found.
     faceless = good_photo(face_count=0, descriptor=None, sharpness=1.0, mean_luma=5.0, inter_eye_px=None)
     j = judge(subject({"id_portrait": good_photo(), "live": faceless}), default_policy, TODAY)
-    assert j.codes == ["NO_FACE"]
+    assert j.codes == ["NO_FACE", "TOO_DARK"]
+    (dark,) = [r for r in j.reasons if r.code.value == "TOO_DARK"]
+    assert dark.measure == "photo_mean_luma" and dark.value == 5.0 and dark.photo_kind == "live"
     assert j.distances == {}  # no descriptor: no comparison
+
+    normal = good_photo(face_count=0, descriptor=None, sharpness=1.0, inter_eye_px=None)
+    j = judge(subject({"id_portrait": good_photo(), "live": normal}), default_policy, TODAY)
+    assert j.codes == ["NO_FACE"]
 
 
 def test_several_photo_reasons_at_once(default_policy: Policy) -> None:
@@ -318,7 +326,7 @@ def test_id_expiry_with_grace_days(grace: int, expired_days_ago: int, expired: b
     reason = only(j, ReasonCode.ID_EXPIRED)
     assert reason.measure == "id_expires_on"
     assert reason.value == expires.isoformat()
-    assert reason.threshold == TODAY.isoformat()
+    assert reason.threshold == (TODAY - dt.timedelta(days=grace)).isoformat()  # value < threshold fired
     assert reason.comparison == "<"
     assert f"{expired_days_ago} days" in reason.detail
     assert reason.severity is Severity.FAIL
