@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,15 @@ from scanner.policyfile import load_policy
 from scanner.report import build_report
 from scanner.rescan import rescan
 
-ROOT = Path(__file__).resolve().parents[2]
-FACES = Path(os.environ.get("REALNAME_FACES_DIR", ROOT.parent / "shared" / "faces"))
 TODAY = dt.date(2026, 11, 22)
 
-pytestmark = [
-    pytest.mark.faces,
-    pytest.mark.slow,
-    pytest.mark.skipif(not (FACES / "manifest.csv").is_file(), reason=f"face set not found at {FACES}"),
-]
+pytestmark = [pytest.mark.faces, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+def outcome(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> dict[str, list[dict[str, Any]]]:
     work = tmp_path_factory.mktemp("demo")
-    base = build_demo_base(FACES, work, today=TODAY)
+    base = build_demo_base(faces_dir, work, today=TODAY)
     engine = db.open_engine(f"sqlite:///{work / 'realname.db'}")
     imported = import_file(engine, base.csv_path, keep_invalid_id=True, today=TODAY)
     assert imported.committed and imported.inserted == base.subscribers
