@@ -36,9 +36,6 @@ class WorkingImage:
     def to_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
         return box.scaled(1.0 / self.scale, -self.pad_px, -self.pad_px)
 
-    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
-        return (p[0] / self.scale - self.pad_px, p[1] / self.scale - self.pad_px)
-
 
 def working_image(rgb: npt.NDArray[np.uint8], max_side_px: int = WORK_MAX_SIDE_PX) -> WorkingImage:
     h, w = rgb.shape[:2]
@@ -132,8 +129,6 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
-    right_eye = work.point_to_original(eyes.right_eye)
-    left_eye = work.point_to_original(eyes.left_eye)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -141,7 +136,7 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         detection_score=best.score,
         face_box=(box.left, box.top, box.right, box.bottom),
         face_width_px=box.width,
-        inter_eye_px=float(np.hypot(left_eye[0] - right_eye[0], left_eye[1] - right_eye[1])),
+        inter_eye_px=eyes.inter_eye_px / work.scale,
         sharpness=quality.sharpness(region),
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,

@@ -8,8 +8,7 @@ Alembic migrations in ``scanner/migrations``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 DEFAULT_URL = "sqlite:///realname.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -79,14 +78,3 @@ def open_engine(url: str | None = None, migrate: bool = True) -> Engine:
     if migrate:
         upgrade(url)
     return engine_for(url)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
