@@ -218,16 +218,9 @@ def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[t
     return out
 
 
-def judge(subject: SubjectInput, policy: Policy, today: dt.date) -> Judgement:
-    found: list[tuple[ReasonCode, dict[str, Any]]] = []
-    kinds = list(dict.fromkeys([*policy.photos.required, *subject.photos.keys()]))
-    for kind in kinds:
-        for code, ev in _photo_reasons(kind, subject.photos.get(kind), policy):
-            found.append((code, {"photo_kind": kind, **ev}))
-    match_found, distances = _match_reasons(subject.photos, policy)
-    found.extend(match_found)
-    found.extend(_id_reasons(subject, policy, today))
-
+def _conclude(
+    found: list[tuple[ReasonCode, dict[str, Any]]], policy: Policy, distances: Mapping[str, float]
+) -> Judgement:
     reasons = []
     for code, ev in found:
         severity = policy.severity_of(code)
@@ -241,3 +234,21 @@ def judge(subject: SubjectInput, policy: Policy, today: dt.date) -> Judgement:
     else:
         verdict = Verdict.PASS
     return Judgement(verdict=verdict, reasons=tuple(reasons), distances=distances)
+
+
+def judge_photo(photo: PhotoInput, policy: Policy) -> Judgement:
+    """The photo checks alone, for one photo (no face match, no ID data)."""
+    found = [(code, {"photo_kind": photo.kind, **ev}) for code, ev in _photo_reasons(photo.kind, photo, policy)]
+    return _conclude(found, policy, {})
+
+
+def judge(subject: SubjectInput, policy: Policy, today: dt.date) -> Judgement:
+    found: list[tuple[ReasonCode, dict[str, Any]]] = []
+    kinds = list(dict.fromkeys([*policy.photos.required, *subject.photos.keys()]))
+    for kind in kinds:
+        for code, ev in _photo_reasons(kind, subject.photos.get(kind), policy):
+            found.append((code, {"photo_kind": kind, **ev}))
+    match_found, distances = _match_reasons(subject.photos, policy)
+    found.extend(match_found)
+    found.extend(_id_reasons(subject, policy, today))
+    return _conclude(found, policy, distances)

@@ -234,6 +234,67 @@ def demo(
     report(run=None, format="text", verdict=None, output=None, limit=40, database=url)
 
 
+@app.command()
+def calibrate(
+    faces: Annotated[
+        Path,
+        typer.Option(
+            "--faces", envvar="REALNAME_FACES_DIR", help="Labelled photo set: DIR/manifest.csv and the photos."
+        ),
+    ] = Path("../shared/faces"),
+    policy: PolicyOpt = None,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+    pairs_from: Annotated[
+        str, typer.Option("--pairs-from", help="Face-match pairs use photos whose path starts with this.")
+    ] = "identities/",
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes.")] = None,  # noqa: UP045
+) -> None:
+    """Measure a policy's error rates on a labelled photo set (and derived variants) before using it."""
+    from rich.progress import Progress
+
+    from scanner.calibrate import CalibrationError, to_json
+    from scanner.calibrate import calibrate as run_calibration
+    from scanner.console import calibration_tables, console, err_console
+    from scanner.executors import make_executor
+    from scanner.policyfile import load_policy
+    from scanner.report import write_json
+
+    if format not in ("text", "json"):
+        raise _fail("--format must be text or json")
+    try:
+        loaded = load_policy(policy)
+    except PolicyError as exc:
+        raise _fail(str(exc)) from None
+    pool = make_executor(workers)
+    try:
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("calibrating", total=None)
+            result = run_calibration(
+                faces,
+                loaded.policy,
+                pool,
+                pairs_prefix=pairs_from,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except CalibrationError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        pool.close()
+    if format == "json":
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                write_json(to_json(result), fh)
+        else:
+            write_json(to_json(result), sys.stdout)
+        return
+    for table in calibration_tables(result.summary, f"{loaded.policy.name} {loaded.policy.version}"):
+        console.print(table)
+
+
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOpt = None) -> None:
     """Create or migrate the schema to the newest revision."""

@@ -113,3 +113,61 @@ def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
             Text("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
         )
     return table
+
+
+def _rate(share: dict[str, Any] | None) -> str:
+    if not share or share.get("rate") is None:
+        return "-"
+    return f"{share['rate']:.1%} ({share['count']}/{share['n']})"
+
+
+def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table]:
+    """Rich tables for a calibration summary (see ``scanner.calibrate``)."""
+    head = Table(title=f"Calibration under policy {policy_label}", show_edge=False)
+    head.add_column("figure")
+    head.add_column("value", justify="right")
+    head.add_row("photos measured", str(summary["photos"]))
+    head.add_row("unreadable", str(summary["unreadable"]))
+    head.add_row("face found, clear photos", _rate(summary["face_found_clear"]))
+    head.add_row("clear photos flagged for occlusion, blur or exposure", _rate(summary["clear_wrongly_flagged"]))
+    head.add_row("clear photos with NO_FACE", _rate(summary["clear_no_face"]))
+
+    attrs = Table(title="Attributes and derived variants", show_edge=False)
+    for column in ("photos", "expected reason", "flagged with it", "not passed", "NO_FACE"):
+        attrs.add_column(column, justify="left" if column in ("photos", "expected reason") else "right")
+    for group in ("attributes", "variants"):
+        for name, row in summary[group].items():
+            attrs.add_row(
+                name if group == "attributes" else f"variant: {name}",
+                " or ".join(row["expected_reasons"]),
+                _rate(row["flagged"]),
+                _rate(row["not_passed"]),
+                _rate(row["no_face"]),
+            )
+
+    fm = summary["face_match"]
+    bands = Table(
+        title=f"Face match ({fm['pairs_from']}): match <= {fm['match_max_distance']}, "
+        f"mismatch > {fm['mismatch_above_distance']}",
+        show_edge=False,
+    )
+    for column in ("pairs", "n", "match", "review", "mismatch"):
+        bands.add_column(column, justify="left" if column == "pairs" else "right")
+    for label in ("genuine", "impostor"):
+        row = fm[label]
+        bands.add_row(
+            label,
+            str(row["pairs"]),
+            *(f"{row[b]:.2%}" if row[b] is not None else "-" for b in ("match", "review", "mismatch")),
+        )
+
+    sweep = Table(title="Accept rates over thresholds", show_edge=False)
+    for column in ("distance <=", "genuine accepted", "impostor accepted"):
+        sweep.add_column(column, justify="right")
+    for row in fm["over_thresholds"]:
+        sweep.add_row(
+            f"{row['distance_at_most']:.3f}",
+            "-" if row["genuine_accept"] is None else f"{row['genuine_accept']:.3f}",
+            "-" if row["impostor_accept"] is None else f"{row['impostor_accept']:.4f}",
+        )
+    return [head, attrs, bands, sweep]

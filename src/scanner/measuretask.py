@@ -10,14 +10,24 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from checks import variants
 from checks.photo import EXTRACTOR_VERSION, measure_photo
 from scanner.photos import PhotoReadError, decode_photo, read_photo
+
+# Derived variants (for calibration): name -> function(rgb, parameter).
+VARIANTS = {
+    "blur": variants.gaussian_blur,  # parameter: sigma in px
+    "darken": variants.scale_exposure,  # parameter: factor
+    "brighten": variants.add_exposure,  # parameter: offset
+}
 
 
 @dataclass(frozen=True)
 class PhotoTask:
     photo_id: int
     uri: str
+    variant: str | None = None  # measure a derived copy instead of the photo itself
+    variant_param: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,10 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
     try:
         photo = read_photo(task.uri)
         sha256, size = photo.sha256, len(photo.data)
-        measurement = measure_photo(decode_photo(photo)).to_dict()
+        rgb = decode_photo(photo)
+        if task.variant is not None:
+            rgb = VARIANTS[task.variant](rgb, task.variant_param)
+        measurement = measure_photo(rgb).to_dict()
         return PhotoOutcome(task.photo_id, sha256, size, measurement, None, time.perf_counter() - started)
     except PhotoReadError as exc:
         return PhotoOutcome(task.photo_id, sha256, size, None, str(exc), time.perf_counter() - started)

@@ -1,0 +1,286 @@
+"""Measure a policy's error rates on a labelled photo set before using it.
+
+Reads ``DIR/manifest.csv`` (``file``, ``identity``, ``attributes`` as a ``;``
+list), measures every photo and derived variants of the clear ones (blurred at
+two strengths relative to the face width, darkened, overexposed), judges each
+under the policy, and computes: face-found rate on clear photos, per attribute
+the share flagged with the matching reason, clear photos wrongly flagged, and
+face-match accept rates per band and over thresholds.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checks.judge import PhotoInput, judge_photo
+from checks.photo import PhotoMeasurement
+from checks.policy import Policy
+from scanner.executors import Executor
+from scanner.measuretask import PhotoOutcome, PhotoTask, measure_task
+
+CALIBRATION_SCHEMA = "realname-scanner/calibration/1"
+
+# The reason that names each manifest attribute.
+ATTRIBUTE_REASONS: dict[str, tuple[str, ...]] = {
+    "mask": ("MOUTH_NOSE_OCCLUDED",),
+    "sunglasses": ("EYES_OCCLUDED",),
+    "hand": ("EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED"),
+    "hat": ("HEAD_COVERED",),
+    "no_face": ("NO_FACE",),
+    "multi_face": ("MULTIPLE_FACES",),
+    "blurry": ("BLURRY",),
+    "low_light": ("TOO_DARK",),
+}
+QUALITY_REASONS = {"BLURRY", "TOO_DARK", "TOO_BRIGHT"}
+OCCLUSION_REASONS = {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED", "HEAD_COVERED"}
+
+# Derived variants of clear photos: name -> (task variant, parameter, reasons that name it).
+# Blur sigma is a share of the detected face width.
+VARIANT_SPECS: dict[str, tuple[str, float, tuple[str, ...]]] = {
+    "blur_weak": ("blur", 0.03, ("BLURRY",)),
+    "blur_strong": ("blur", 0.06, ("BLURRY",)),
+    "darkened": ("darken", 0.2, ("TOO_DARK",)),
+    "overexposed": ("brighten", 150.0, ("TOO_BRIGHT",)),
+}
+THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(17))  # 0.30 .. 0.70
+
+
+class CalibrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    file: str
+    identity: str
+    attributes: frozenset[str]
+
+
+@dataclass
+class PhotoResult:
+    photo: LabelledPhoto
+    variant: str | None
+    measurement: PhotoMeasurement | None
+    error: str | None
+    verdict: str
+    reasons: list[str]
+
+    @property
+    def face_found(self) -> bool:
+        return self.measurement is not None and self.measurement.face_count > 0
+
+
+@dataclass
+class Calibration:
+    policy_name: str
+    policy_version: str
+    results: list[PhotoResult] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def read_manifest(faces: Path) -> list[LabelledPhoto]:
+    manifest = faces / "manifest.csv"
+    if not manifest.is_file():
+        raise CalibrationError(f"{manifest}: not found")
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"file", "identity", "attributes"} - set(reader.fieldnames or [])
+        if missing:
+            raise CalibrationError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
+        return [
+            LabelledPhoto(
+                file=row["file"],
+                identity=(row["identity"] or "").strip(),
+                attributes=frozenset(a.strip() for a in (row["attributes"] or "").split(";") if a.strip()),
+            )
+            for row in reader
+        ]
+
+
+def _result(photo: LabelledPhoto, variant: str | None, outcome: PhotoOutcome, policy: Policy) -> PhotoResult:
+    measurement = PhotoMeasurement.from_dict(outcome.measurement) if outcome.measurement else None
+    judged = judge_photo(PhotoInput(kind="live", measurement=measurement, error=outcome.error), policy)
+    return PhotoResult(photo, variant, measurement, outcome.error, judged.verdict.value, judged.codes)
+
+
+def _share(results: list[PhotoResult], pred: Callable[[PhotoResult], bool]) -> dict[str, Any]:
+    n = len(results)
+    k = sum(1 for r in results if pred(r))
+    return {"n": n, "count": k, "rate": round(k / n, 4) if n else None}
+
+
+def _has_any(codes: tuple[str, ...]) -> Callable[[PhotoResult], bool]:
+    return lambda r: bool(set(codes) & set(r.reasons))
+
+
+def _band(distance: float, policy: Policy) -> str:
+    rules = policy.checks.match
+    if distance <= rules.match_max_distance:
+        return "match"
+    return "review" if distance <= rules.mismatch_above_distance else "mismatch"
+
+
+def _pairs(results: list[PhotoResult], policy: Policy, prefix: str) -> list[dict[str, Any]]:
+    usable = [
+        r
+        for r in results
+        if r.variant is None
+        and r.photo.file.startswith(prefix)
+        and r.photo.identity not in ("", "unknown")
+        and r.measurement is not None
+        and r.measurement.descriptor is not None
+    ]
+    descriptors = np.array([r.measurement.descriptor for r in usable if r.measurement], dtype=np.float64)
+    pairs = []
+    for i, j in itertools.combinations(range(len(usable)), 2):
+        distance = float(np.linalg.norm(descriptors[i] - descriptors[j]))
+        pairs.append(
+            {
+                "a": usable[i].photo.file,
+                "b": usable[j].photo.file,
+                "genuine": usable[i].photo.identity == usable[j].photo.identity,
+                "distance": round(distance, 4),
+                "band": _band(distance, policy),
+            }
+        )
+    return pairs
+
+
+def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, Any]:
+    originals = [r for r in cal.results if r.variant is None]
+    clear = [r for r in originals if r.photo.attributes == {"clear"}]
+    summary: dict[str, Any] = {
+        "photos": len(originals),
+        "unreadable": sum(1 for r in originals if r.measurement is None),
+        "face_found_clear": _share(clear, lambda r: r.face_found),
+        "clear_wrongly_flagged": _share(clear, lambda r: bool((QUALITY_REASONS | OCCLUSION_REASONS) & set(r.reasons))),
+        "clear_no_face": _share(clear, lambda r: "NO_FACE" in r.reasons),
+        "attributes": {},
+        "variants": {},
+    }
+    for attribute, wanted in ATTRIBUTE_REASONS.items():
+        rows = [r for r in originals if attribute in r.photo.attributes]
+        if not rows:
+            continue
+        summary["attributes"][attribute] = {
+            "expected_reasons": list(wanted),
+            "flagged": _share(rows, _has_any(wanted)),
+            "not_passed": _share(rows, lambda r: r.verdict != "pass"),
+            "failed": _share(rows, lambda r: r.verdict == "fail"),
+            "no_face": _share(rows, lambda r: "NO_FACE" in r.reasons),
+        }
+    for name, (_kind, _param, wanted) in VARIANT_SPECS.items():
+        rows = [r for r in cal.results if r.variant == name]
+        if not rows:
+            continue
+        summary["variants"][name] = {
+            "expected_reasons": list(wanted),
+            "flagged": _share(rows, _has_any(wanted)),
+            "not_passed": _share(rows, lambda r: r.verdict != "pass"),
+            "no_face": _share(rows, lambda r: "NO_FACE" in r.reasons),
+        }
+    genuine = np.array([p["distance"] for p in cal.pairs if p["genuine"]])
+    impostor = np.array([p["distance"] for p in cal.pairs if not p["genuine"]])
+
+    def bands(values: np.ndarray[Any, Any], label: str) -> dict[str, Any]:
+        got = [p["band"] for p in cal.pairs if p["genuine"] == (label == "genuine")]
+        return {
+            "pairs": len(values),
+            **{b: round(got.count(b) / len(got), 4) if got else None for b in ("match", "review", "mismatch")},
+        }
+
+    summary["face_match"] = {
+        "pairs_from": pairs_prefix,
+        "match_max_distance": policy.checks.match.match_max_distance,
+        "mismatch_above_distance": policy.checks.match.mismatch_above_distance,
+        "genuine": bands(genuine, "genuine"),
+        "impostor": bands(impostor, "impostor"),
+        "over_thresholds": [
+            {
+                "distance_at_most": t,
+                "genuine_accept": round(float(np.mean(genuine <= t)), 4) if len(genuine) else None,
+                "impostor_accept": round(float(np.mean(impostor <= t)), 4) if len(impostor) else None,
+            }
+            for t in THRESHOLDS
+        ],
+    }
+    return summary
+
+
+def calibrate(
+    faces: Path,
+    policy: Policy,
+    executor: Executor,
+    *,
+    pairs_prefix: str = "identities/",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Calibration:
+    photos = read_manifest(faces)
+    cal = Calibration(policy_name=policy.name, policy_version=policy.version)
+    tasks = [PhotoTask(i, str(faces / p.file)) for i, p in enumerate(photos)]
+    total = len(tasks)
+    done = 0
+    for outcome in executor.map(measure_task, tasks):
+        cal.results.append(_result(photos[outcome.photo_id], None, outcome, policy))
+        done += 1
+        if on_progress:
+            on_progress(done, total)
+
+    clear = [r for r in cal.results if r.photo.attributes == {"clear"} and r.measurement and r.face_found]
+    variant_tasks: list[PhotoTask] = []
+    labels: dict[int, tuple[LabelledPhoto, str]] = {}
+    for r in clear:
+        assert r.measurement is not None and r.measurement.face_width_px is not None
+        for name, (kind, param, _reasons) in VARIANT_SPECS.items():
+            value = param * r.measurement.face_width_px if kind == "blur" else param
+            labels[len(variant_tasks)] = (r.photo, name)
+            variant_tasks.append(PhotoTask(len(variant_tasks), str(faces / r.photo.file), kind, value))
+    total += len(variant_tasks)
+    for outcome in executor.map(measure_task, variant_tasks):
+        photo, name = labels[outcome.photo_id]
+        cal.results.append(_result(photo, name, outcome, policy))
+        done += 1
+        if on_progress:
+            on_progress(done, total)
+
+    cal.pairs = _pairs(cal.results, policy, pairs_prefix)
+    cal.summary = _summary(cal, policy, pairs_prefix)
+    return cal
+
+
+def to_json(cal: Calibration) -> dict[str, Any]:
+    def measurements(m: PhotoMeasurement | None) -> dict[str, Any] | None:
+        if m is None:
+            return None
+        values = m.to_dict()
+        values.pop("descriptor", None)
+        return values
+
+    return {
+        "schema": CALIBRATION_SCHEMA,
+        "policy": {"name": cal.policy_name, "version": cal.policy_version},
+        "summary": cal.summary,
+        "photos": [
+            {
+                "file": r.photo.file,
+                "identity": r.photo.identity,
+                "attributes": sorted(r.photo.attributes),
+                "variant": r.variant,
+                "face_found": r.face_found,
+                "measurements": measurements(r.measurement),
+                "error": r.error,
+                "verdict": r.verdict,
+                "reasons": r.reasons,
+            }
+            for r in cal.results
+        ],
+        "pairs": cal.pairs,
+    }

@@ -1,0 +1,101 @@
+"""`realname calibrate` on a small labelled subset of the face set, read in place."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scanner.calibrate import VARIANT_SPECS, calibrate
+from scanner.cli import app
+from scanner.executors import InProcess
+from scanner.policyfile import load_policy
+
+pytestmark = [pytest.mark.faces, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Path:
+    """A small labelled set: links to the originals plus a manifest (no copies)."""
+    with (faces_dir / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    chosen = [
+        r for r in rows if r["identity"] in ("obama", "biden", "kit_harington") and r["file"].startswith("identities/")
+    ]
+    chosen += [r for r in rows if r["file"].startswith("no_face/")][:2]
+    chosen += [r for r in rows if r["file"].startswith("occlusion/mask/")][:2]
+    root = tmp_path_factory.mktemp("labelled")
+    for r in chosen:
+        (root / r["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (root / r["file"]).symlink_to(faces_dir / r["file"])
+    with (root / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["file", "identity", "attributes", "license"])
+        writer.writeheader()
+        for r in chosen:
+            writer.writerow({k: r[k] for k in ("file", "identity", "attributes", "license")})
+    return root
+
+
+def test_rates_pairs_and_variants(subset: Path) -> None:
+    policy = load_policy().policy
+    cal = calibrate(subset, policy, InProcess())
+    s = cal.summary
+    originals = [r for r in cal.results if r.variant is None]
+    clear = [r for r in originals if r.photo.attributes == {"clear"}]
+    assert s["photos"] == len(originals) == len(clear) + 4
+    assert s["face_found_clear"]["rate"] >= 0.9
+    assert s["clear_wrongly_flagged"]["rate"] == 0.0
+    assert s["attributes"]["no_face"]["flagged"]["count"] >= 1
+    assert s["attributes"]["mask"]["flagged"]["n"] == 2
+
+    # Every clear photo with a face has each variant once; darkening is always caught.
+    found = sum(1 for r in clear if r.face_found)
+    for name in VARIANT_SPECS:
+        assert s["variants"][name]["flagged"]["n"] == found
+    assert s["variants"]["darkened"]["flagged"]["rate"] == 1.0
+    assert s["variants"]["blur_strong"]["not_passed"]["rate"] >= 0.9
+
+    # Pairs: every two identity photos with a descriptor, genuine when the identity is the same.
+    with_descriptor = [r for r in originals if r.photo.file.startswith("identities/") and r.face_found]
+    assert len(cal.pairs) == len(list(itertools.combinations(with_descriptor, 2)))
+    genuine = [p for p in cal.pairs if p["genuine"]]
+    assert genuine and all(p["a"].split("/")[1] == p["b"].split("/")[1] for p in genuine)
+    fm = s["face_match"]
+    assert fm["genuine"]["pairs"] == len(genuine)
+    assert abs(sum(fm["impostor"][b] for b in ("match", "review", "mismatch")) - 1.0) < 1e-3
+    assert fm["impostor"]["match"] <= 0.05
+    rates = [row["impostor_accept"] for row in fm["over_thresholds"]]
+    assert rates == sorted(rates)  # accept rates never fall as the threshold rises
+
+
+def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cal.json"
+    result = CliRunner().invoke(
+        app, ["calibrate", "--faces", str(subset), "--format", "json", "-o", str(out), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["schema"] == "realname-scanner/calibration/1"
+    files = {p["file"] for p in data["photos"] if p["variant"] is None}
+    with (subset / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        assert files == {r["file"] for r in csv.DictReader(fh)}
+    assert data["summary"]["photos"] == len(files)
+    for photo in data["photos"]:
+        assert {"file", "face_found", "measurements", "verdict", "reasons"} <= photo.keys()
+        if photo["measurements"]:
+            assert "descriptor" not in photo["measurements"]
+    assert all({"a", "b", "distance", "band", "genuine"} <= p.keys() for p in data["pairs"])
+
+    text = CliRunner().invoke(app, ["calibrate", "--faces", str(subset), "--workers", "1"])
+    assert text.exit_code == 0, text.output
+    assert "face found, clear photos" in text.output and "impostor" in text.output
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["calibrate", "--faces", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "manifest.csv: not found" in result.output
