@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +24,9 @@ from rich.text import Text
 
 from scanner.rescan import Progress as ScanProgress
 
-console = Console(soft_wrap=True)
+# Piped output (reports saved to files, cron mail) gets room for wide tables.
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+console = Console(soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
