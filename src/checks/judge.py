@@ -120,6 +120,7 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
             )
         )
     out.extend(_exposure_reasons(m, policy, "face_mean_luma"))
+    out.extend(_occlusion_reasons(m, policy))
     return out
 
 
@@ -136,6 +137,26 @@ def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list
     return [
         (code, {"measure": measure, "value": round(m.mean_luma, 1), "threshold": threshold, "comparison": comparison})
     ]
+
+
+def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
+    rules = policy.checks.occlusion
+    out: list[tuple[ReasonCode, dict[str, Any]]] = []
+    checks = (
+        (
+            ReasonCode.MOUTH_NOSE_OCCLUDED,
+            "mouth_nose_skin_share",
+            m.mouth_nose_skin_share,
+            rules.min_mouth_nose_skin_share,
+        ),
+        (ReasonCode.EYES_OCCLUDED, "eye_skin_luma_ratio", m.eye_skin_luma_ratio, rules.min_eye_skin_luma_ratio),
+    )
+    for code, measure, value, threshold in checks:
+        if value is not None and value < threshold:
+            out.append(
+                (code, {"measure": measure, "value": round(value, 3), "threshold": threshold, "comparison": "<"})
+            )
+    return out
 
 
 def _match_reasons(

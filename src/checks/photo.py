@@ -18,9 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from checks import face as face_adapter
-from checks import quality
+from checks import occlusion, quality
 
-EXTRACTOR_VERSION = f"photo-1+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}"
+EXTRACTOR_VERSION = (
+    f"photo-1+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+)
 
 WORK_MAX_SIDE_PX = 640
 CNN_MAX_SIDE_PX = 200
@@ -35,6 +37,9 @@ class WorkingImage:
 
     def to_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
         return box.scaled(1.0 / self.scale, -self.pad_px, -self.pad_px)
+
+    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] / self.scale - self.pad_px, p[1] / self.scale - self.pad_px)
 
 
 def working_image(rgb: npt.NDArray[np.uint8], max_side_px: int = WORK_MAX_SIDE_PX) -> WorkingImage:
@@ -77,11 +82,16 @@ class PhotoMeasurement:
     detection_score: float | None = None
     face_box: tuple[float, float, float, float] | None = None  # left, top, right, bottom (original px)
     face_width_px: float | None = None
+    # subject's right eye, left eye and nose tip as x, y pairs (original px)
+    landmarks: tuple[float, ...] | None = None
     inter_eye_px: float | None = None
     sharpness: float | None = None
     mean_luma: float | None = None
     dark_share: float | None = None
     bright_share: float | None = None
+    mouth_nose_skin_share: float | None = None
+    forehead_skin_share: float | None = None
+    eye_skin_luma_ratio: float | None = None
     descriptor: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +100,7 @@ class PhotoMeasurement:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PhotoMeasurement:
         values = dict(data)
-        for key in ("face_box", "descriptor"):
+        for key in ("face_box", "landmarks", "descriptor"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -129,6 +139,7 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
+    occ = occlusion.measure_occlusion(work.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -136,10 +147,16 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         detection_score=best.score,
         face_box=(box.left, box.top, box.right, box.bottom),
         face_width_px=box.width,
+        landmarks=tuple(
+            v for point in (eyes.right_eye, eyes.left_eye, eyes.nose_tip) for v in work.point_to_original(point)
+        ),
         inter_eye_px=eyes.inter_eye_px / work.scale,
         sharpness=quality.sharpness(region),
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,
         bright_share=exp.bright_share,
+        mouth_nose_skin_share=occ.mouth_nose_skin_share,
+        forehead_skin_share=occ.forehead_skin_share,
+        eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
         descriptor=tuple(float(v) for v in descriptor),
     )

@@ -36,6 +36,8 @@ class ReasonCode(StrEnum):
     BLURRY = "BLURRY"
     TOO_DARK = "TOO_DARK"
     TOO_BRIGHT = "TOO_BRIGHT"
+    EYES_OCCLUDED = "EYES_OCCLUDED"
+    MOUTH_NOSE_OCCLUDED = "MOUTH_NOSE_OCCLUDED"
     FACE_MISMATCH = "FACE_MISMATCH"
     FACE_MATCH_UNCERTAIN = "FACE_MATCH_UNCERTAIN"
     ID_EXPIRED = "ID_EXPIRED"
@@ -107,6 +109,13 @@ class ExposureRules(_Strict):
         return self
 
 
+class OcclusionRules(_Strict):
+    """Per-region occlusion, from ``checks.occlusion`` measurements."""
+
+    min_mouth_nose_skin_share: float = Field(ge=0, le=1)
+    min_eye_skin_luma_ratio: float = Field(ge=0, le=2)
+
+
 class MatchRules(_Strict):
     """Face distance bands: <= match_max is a match, > mismatch_above a mismatch, between goes to review."""
 
@@ -135,6 +144,7 @@ class Checks(_Strict):
     face: FaceRules
     clarity: ClarityRules
     exposure: ExposureRules
+    occlusion: OcclusionRules
     match: MatchRules
     id: IdRules
 

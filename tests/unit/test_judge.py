@@ -112,6 +112,8 @@ def test_clean_subject_passes(default_policy: Policy) -> None:
         (ReasonCode.BLURRY, {"sharpness": 12.04}, "sharpness", 12.0, 40.0, "<"),
         (ReasonCode.TOO_DARK, {"mean_luma": 31.26}, "face_mean_luma", 31.3, 50.0, "<"),
         (ReasonCode.TOO_BRIGHT, {"mean_luma": 240.0}, "face_mean_luma", 240.0, 215.0, ">"),
+        (ReasonCode.MOUTH_NOSE_OCCLUDED, {"mouth_nose_skin_share": 0.1234}, "mouth_nose_skin_share", 0.123, 0.3, "<"),
+        (ReasonCode.EYES_OCCLUDED, {"eye_skin_luma_ratio": 0.2}, "eye_skin_luma_ratio", 0.2, 0.5, "<"),
     ],
 )
 @pytest.mark.parametrize("kind", ["id_portrait", "live"])
@@ -146,6 +148,8 @@ def test_photo_reason_fires_with_evidence(
         {"sharpness": 40.0},
         {"mean_luma": 50.0},
         {"mean_luma": 215.0},
+        {"mouth_nose_skin_share": 0.30},
+        {"eye_skin_luma_ratio": 0.50},
         {"inter_eye_px": None, "sharpness": None, "mean_luma": None},  # not measured: nothing to judge
     ],
 )
