@@ -101,10 +101,14 @@ class _Models:
         raise KeyError(name)
 
 
-def detect(image: RGBImage, upsample: int = 0) -> list[FaceBox]:
-    """HOG face detections in ``image``, best first."""
+def detect(image: RGBImage, upsample: int = 0, min_score: float = 0.0) -> list[FaceBox]:
+    """HOG face detections in ``image`` scoring at least ``min_score``, best first.
+
+    dlib's own cut-off is 0; lower values admit weaker candidates (a face half
+    hidden by a mask or sunglasses scores lower).
+    """
     detector = _Models.get("detector")
-    rects, scores, _kinds = detector.run(image, upsample, 0.0)
+    rects, scores, _kinds = detector.run(image, upsample, min_score)
     boxes = [
         FaceBox(float(r.left()), float(r.top()), float(r.right()), float(r.bottom()), float(s))
         for r, s in zip(rects, scores, strict=True)
