@@ -121,6 +121,17 @@ def _has_any(codes: tuple[str, ...]) -> Callable[[PhotoResult], bool]:
     return lambda r: bool(set(codes) & set(r.reasons))
 
 
+def _group(rows: list[PhotoResult], wanted: tuple[str, ...]) -> dict[str, Any]:
+    """How a group of photos (one attribute or one variant) came out."""
+    return {
+        "expected_reasons": list(wanted),
+        "flagged": _share(rows, _has_any(wanted)),
+        "not_passed": _share(rows, lambda r: r.verdict != "pass"),
+        "failed": _share(rows, lambda r: r.verdict == "fail"),
+        "no_face": _share(rows, lambda r: "NO_FACE" in r.reasons),
+    }
+
+
 def _band(distance: float, policy: Policy) -> str:
     rules = policy.checks.match
     if distance <= rules.match_max_distance:
@@ -168,25 +179,12 @@ def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, A
     }
     for attribute, wanted in ATTRIBUTE_REASONS.items():
         rows = [r for r in originals if attribute in r.photo.attributes]
-        if not rows:
-            continue
-        summary["attributes"][attribute] = {
-            "expected_reasons": list(wanted),
-            "flagged": _share(rows, _has_any(wanted)),
-            "not_passed": _share(rows, lambda r: r.verdict != "pass"),
-            "failed": _share(rows, lambda r: r.verdict == "fail"),
-            "no_face": _share(rows, lambda r: "NO_FACE" in r.reasons),
-        }
+        if rows:
+            summary["attributes"][attribute] = _group(rows, wanted)
     for name, (_kind, _param, wanted) in VARIANT_SPECS.items():
         rows = [r for r in cal.results if r.variant == name]
-        if not rows:
-            continue
-        summary["variants"][name] = {
-            "expected_reasons": list(wanted),
-            "flagged": _share(rows, _has_any(wanted)),
-            "not_passed": _share(rows, lambda r: r.verdict != "pass"),
-            "no_face": _share(rows, lambda r: "NO_FACE" in r.reasons),
-        }
+        if rows:
+            summary["variants"][name] = _group(rows, wanted)
     genuine = np.array([p["distance"] for p in cal.pairs if p["genuine"]])
     impostor = np.array([p["distance"] for p in cal.pairs if not p["genuine"]])
 
