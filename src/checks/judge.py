@@ -142,20 +142,30 @@ def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list
 def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
     rules = policy.checks.occlusion
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
-    checks = (
-        (
-            ReasonCode.MOUTH_NOSE_OCCLUDED,
-            "mouth_nose_skin_share",
-            m.mouth_nose_skin_share,
-            rules.min_mouth_nose_skin_share,
-        ),
-        (ReasonCode.EYES_OCCLUDED, "eye_skin_luma_ratio", m.eye_skin_luma_ratio, rules.min_eye_skin_luma_ratio),
-    )
-    for code, measure, value, threshold in checks:
-        if value is not None and value < threshold:
-            out.append(
-                (code, {"measure": measure, "value": round(value, 3), "threshold": threshold, "comparison": "<"})
+    share = m.mouth_nose_skin_share
+    if share is not None and share < rules.min_mouth_nose_skin_share:
+        out.append(
+            (
+                ReasonCode.MOUTH_NOSE_OCCLUDED,
+                {
+                    "measure": "mouth_nose_skin_share",
+                    "value": round(share, 3),
+                    "threshold": rules.min_mouth_nose_skin_share,
+                    "comparison": "<",
+                },
             )
+        )
+    ratio = m.eye_skin_luma_ratio
+    if ratio is None:
+        return out
+    # Dark eye boxes alone, or milder darkening where the eye detector sees neither eye.
+    threshold = rules.min_eye_skin_luma_ratio
+    evidence: dict[str, Any] = {"measure": "eye_skin_luma_ratio", "value": round(ratio, 3), "comparison": "<"}
+    if m.eyes_seen == 0 and ratio < rules.unseen_eyes_min_luma_ratio:
+        threshold = rules.unseen_eyes_min_luma_ratio
+        evidence["detail"] = "the eye detector sees neither eye"
+    if ratio < threshold:
+        out.append((ReasonCode.EYES_OCCLUDED, {**evidence, "threshold": threshold}))
     return out
 
 

@@ -6,25 +6,37 @@ a tilted head and do not depend on resolution:
 
 - eyes: a box around each eye centre;
 - mouth and nose: from just above the nose tip down to the chin;
-- forehead: a band above the eyes.
+- forehead: a band above the eyes;
+- skin references: the brow between the eyes and each temple beside the eyes,
+  where a mask does not reach.
 
-The face's own skin colour is estimated from the face box (pixels in the
-classic YCrCb skin range, refined to this face's median chroma), and each
-region reports the share of its pixels with that skin chroma. A mask or a hand
-over the mouth leaves little skin there; a hat or scarf leaves little on the
-forehead. Sunglasses make the eye regions far darker than the face's skin:
-the eye-to-skin luma ratio measures that. Numbers only; the policy decides.
+Mouth and nose: a mask or a hand replaces the face's own skin there. The
+skin's chroma (YCrCb) is read from each skin reference, and the region reports
+the share of its pixels within ``SKIN_CHROMA_RADIUS`` of it, the best over the
+references (bangs may hide the brow, hair a temple). A reference whose chroma
+is nearly neutral (grey, black hair, a greyscale photo) says nothing about
+skin and is not used; with no usable reference the share is not measured.
+The forehead share is measured the same way.
+
+Eyes: sunglasses make the eye boxes darker than the skin (the eye-to-skin luma
+ratio, skin taken from the face box in the classic YCrCb skin range, refined
+to this face's median chroma), and they hide the eyes themselves: OpenCV's
+Haar eye detector (shipped with OpenCV, BSD licence) runs on an upright copy
+of the upper face at a fixed eye distance and reports how many of the two
+landmark eyes it sees. Numbers only; the policy decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-1"
+OCCLUSION_VERSION = "occlusion-2"
 
 # Chai & Ngan's skin chroma range (YCrCb), used only to seed the face's own estimate.
 _SEED_CR = (133, 173)
@@ -34,13 +46,25 @@ _CHROMA_TOLERANCE_SIGMAS = 2.5
 _MIN_CHROMA_TOLERANCE = 6.0
 _MIN_LUMA = 35  # darker pixels carry no reliable chroma
 
+# A pixel has the reference skin's colour when its (Cr, Cb) lies within this
+# distance of the reference's median. Skin within one face spreads about this
+# much; on ../shared/faces it separates masks from skin better than 5 or 12.
+SKIN_CHROMA_RADIUS = 8.0
+# A reference is skin only when its median chroma is at least this far from
+# neutral grey (128, 128); skin in colour photos lies 9 to 48 away.
+MIN_REFERENCE_SATURATION = 8.0
+
+# Eye visibility: the upper face is resampled so the eyes are this many px apart.
+_EYE_CROP_DISTANCE_PX = 64
+_EYE_HIT_RADIUS = 0.25  # a detection counts for an eye whose centre is this close (in d)
+
 
 @dataclass(frozen=True)
 class OcclusionMeasurement:
-    mouth_nose_skin_share: float  # 0..1
-    forehead_skin_share: float  # 0..1
+    mouth_nose_skin_share: float | None  # 0..1; None when no skin reference is usable
+    forehead_skin_share: float | None  # 0..1; None likewise
     eye_skin_luma_ratio: float  # mean luma of the eye boxes / mean luma of the face's skin
-    skin_reference_share: float  # share of the face box used as the skin reference
+    eyes_seen: int  # 0, 1 or 2: landmark eyes that the eye detector confirms
 
 
 Point = tuple[float, float]
@@ -63,6 +87,43 @@ def _mask(shape: tuple[int, int], polygon: npt.NDArray[np.float32]) -> npt.NDArr
     return canvas.astype(bool)
 
 
+@lru_cache(maxsize=1)
+def _eye_cascade() -> Any:
+    path = cv2.data.haarcascades + "haarcascade_eye.xml"  # type: ignore[attr-defined]
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise RuntimeError(f"OpenCV eye detector could not be loaded from {path}")
+    return cascade
+
+
+def count_visible_eyes(grey: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point) -> int:
+    """How many of the two landmark eyes OpenCV's eye detector confirms."""
+    a, b = sorted((np.asarray(eye_a, dtype=np.float64), np.asarray(eye_b, dtype=np.float64)), key=lambda p: p[0])
+    d = float(np.linalg.norm(b - a))
+    if d < 1:
+        return 0
+    D = _EYE_CROP_DISTANCE_PX
+    angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
+    mid = (a + b) / 2.0
+    rot = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, D / d)
+    rot[0, 2] += 2 * D - mid[0]
+    rot[1, 2] += 1.2 * D - mid[1]
+    crop = cv2.warpAffine(grey, rot, (4 * D, int(2.4 * D)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.equalizeHist(crop)
+    found = _eye_cascade().detectMultiScale(
+        crop,
+        scaleFactor=1.05,
+        minNeighbors=3,
+        minSize=(int(0.3 * D), int(0.3 * D)),
+        maxSize=(int(0.9 * D), int(0.9 * D)),
+    )
+    seen = 0
+    for ex in (2 * D - D / 2, 2 * D + D / 2):
+        if any(np.hypot(x + w / 2 - ex, y + h / 2 - 1.2 * D) < _EYE_HIT_RADIUS * D for x, y, w, h in found):
+            seen += 1
+    return seen
+
+
 def measure_occlusion(
     rgb: npt.NDArray[np.uint8], right_eye: Point, left_eye: Point, nose_tip: Point
 ) -> OcclusionMeasurement:
@@ -79,6 +140,7 @@ def measure_occlusion(
     h, w = rgb.shape[:2]
     ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     luma, cr, cb = ycc[..., 0].astype(np.float32), ycc[..., 1].astype(np.float32), ycc[..., 2].astype(np.float32)
+    lit = luma >= _MIN_LUMA
 
     face = _mask((h, w), _box(mid + 0.45 * d * axis_y, axis_x, axis_y, 1.0 * d, 1.25 * d))
     mouth_nose = _mask((h, w), _box(nose + 0.45 * d * axis_y, axis_x, axis_y, 0.5 * d, 0.55 * d))
@@ -86,30 +148,60 @@ def measure_occlusion(
     eyes = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d)) | _mask(
         (h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d)
     )
+    references = (
+        _box(mid - 0.35 * d * axis_y, axis_x, axis_y, 0.25 * d, 0.15 * d),  # brow between the eyes
+        _box(er - 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),  # temples
+        _box(el + 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),
+    )
+    mouth_nose_share: float | None = None
+    forehead_share: float | None = None
+    for polygon in references:
+        area = _mask((h, w), polygon)
+        ref = area & lit
+        if ref.sum() < 5 or ref.sum() < 0.5 * area.sum():
+            continue
+        ref_cr, ref_cb = float(np.median(cr[ref])), float(np.median(cb[ref]))
+        if np.hypot(ref_cr - 128.0, ref_cb - 128.0) < MIN_REFERENCE_SATURATION:
+            continue
+        skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
+        mn = _share(skin_like, mouth_nose)
+        fh = _share(skin_like, forehead)
+        mouth_nose_share = mn if mouth_nose_share is None else max(mouth_nose_share, mn)
+        forehead_share = fh if forehead_share is None else max(forehead_share, fh)
 
-    lit = luma >= _MIN_LUMA
-    seed = face & lit & (cr >= _SEED_CR[0]) & (cr <= _SEED_CR[1]) & (cb >= _SEED_CB[0]) & (cb <= _SEED_CB[1])
-    face_px = max(1, int(face.sum()))
-    seed_share = float(seed.sum()) / face_px
-    if seed_share >= _MIN_SEED_SHARE:
+    skin_luma = _face_skin_luma(luma, cr, cb, face & lit, face)
+    eye_luma = float(luma[eyes].mean()) if eyes.any() else skin_luma
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return OcclusionMeasurement(
+        mouth_nose_skin_share=mouth_nose_share,
+        forehead_skin_share=forehead_share,
+        eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
+        eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
+    )
+
+
+def _share(pixels: npt.NDArray[np.bool_], region: npt.NDArray[np.bool_]) -> float:
+    n = int(region.sum())
+    return float((pixels & region).sum()) / n if n else 0.0
+
+
+def _face_skin_luma(
+    luma: npt.NDArray[np.float32],
+    cr: npt.NDArray[np.float32],
+    cb: npt.NDArray[np.float32],
+    face_lit: npt.NDArray[np.bool_],
+    face: npt.NDArray[np.bool_],
+) -> float:
+    """Mean luma of the face box's skin: seeded by the classic skin range, refined to this face's chroma."""
+    seed = face_lit & (cr >= _SEED_CR[0]) & (cr <= _SEED_CR[1]) & (cb >= _SEED_CB[0]) & (cb <= _SEED_CB[1])
+    if float(seed.sum()) / max(1, int(face.sum())) >= _MIN_SEED_SHARE:
         ref_cr, ref_cb = float(np.median(cr[seed])), float(np.median(cb[seed]))
         tol_cr = max(_MIN_CHROMA_TOLERANCE, _CHROMA_TOLERANCE_SIGMAS * float(np.std(cr[seed])))
         tol_cb = max(_MIN_CHROMA_TOLERANCE, _CHROMA_TOLERANCE_SIGMAS * float(np.std(cb[seed])))
     else:
         ref_cr, ref_cb = sum(_SEED_CR) / 2, sum(_SEED_CB) / 2
         tol_cr, tol_cb = (_SEED_CR[1] - _SEED_CR[0]) / 2, (_SEED_CB[1] - _SEED_CB[0]) / 2
-    skin = lit & (np.abs(cr - ref_cr) <= tol_cr) & (np.abs(cb - ref_cb) <= tol_cb)
-
-    def share(region: npt.NDArray[np.bool_]) -> float:
-        n = int(region.sum())
-        return float((skin & region).sum()) / n if n else 0.0
-
-    skin_face = skin & face
-    skin_luma = float(luma[skin_face].mean()) if skin_face.any() else float(luma[face].mean()) if face.any() else 1.0
-    eye_luma = float(luma[eyes].mean()) if eyes.any() else skin_luma
-    return OcclusionMeasurement(
-        mouth_nose_skin_share=share(mouth_nose),
-        forehead_skin_share=share(forehead),
-        eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
-        skin_reference_share=seed_share,
-    )
+    skin = face_lit & (np.abs(cr - ref_cr) <= tol_cr) & (np.abs(cb - ref_cb) <= tol_cb)
+    if skin.any():
+        return float(luma[skin].mean())
+    return float(luma[face].mean()) if face.any() else 1.0

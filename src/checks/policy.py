@@ -114,6 +114,8 @@ class OcclusionRules(_Strict):
 
     min_mouth_nose_skin_share: float = Field(ge=0, le=1)
     min_eye_skin_luma_ratio: float = Field(ge=0, le=2)
+    # When the eye detector sees neither eye, a milder darkening suffices.
+    unseen_eyes_min_luma_ratio: float = Field(ge=0, le=2)
 
 
 class MatchRules(_Strict):

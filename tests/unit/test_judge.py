@@ -158,6 +158,27 @@ def test_values_at_the_threshold_do_not_fire(default_policy: Policy, changes: di
     assert j.verdict is Verdict.PASS, j.reasons
 
 
+@pytest.mark.parametrize(
+    ("changes", "fires", "threshold"),
+    [
+        ({"eye_skin_luma_ratio": 0.7, "eyes_seen": 0}, True, 0.8),  # eyes unseen: milder darkening suffices
+        ({"eye_skin_luma_ratio": 0.7, "eyes_seen": 1}, False, None),  # one eye seen: the strict ratio applies
+        ({"eye_skin_luma_ratio": 0.8, "eyes_seen": 0}, False, None),  # at the threshold
+        ({"eye_skin_luma_ratio": 0.3, "eyes_seen": 2}, True, 0.5),  # very dark eye boxes, whatever is seen
+        ({"mouth_nose_skin_share": None}, False, None),  # no usable skin reference: not judged
+    ],
+)
+def test_eye_and_mouth_rules(default_policy: Policy, changes: dict[str, Any], fires: bool, threshold: float) -> None:
+    j = judge(subject({"id_portrait": good_photo(), "live": good_photo(**changes)}), default_policy, TODAY)
+    if not fires:
+        assert j.verdict is Verdict.PASS, j.reasons
+        return
+    reason = only(j, ReasonCode.EYES_OCCLUDED)
+    assert reason.threshold == pytest.approx(threshold)
+    assert reason.measure == "eye_skin_luma_ratio"
+    assert ("neither eye" in reason.detail) == (changes["eyes_seen"] == 0)
+
+
 def test_no_face_keeps_only_whole_photo_exposure(default_policy: Policy) -> None:
     # Without a face, sharpness and size mean nothing, but exposure of the whole
     # photo explains why no face was found.

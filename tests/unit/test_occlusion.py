@@ -101,27 +101,46 @@ def test_real_sunglasses_with_a_face_found_are_flagged(sample: Sample, default_p
     found = [m for m in sample.sunglasses if m.face_count]
     flagged = sum("EYES_OCCLUDED" in codes(m, default_policy) for m in found)
     print(f"sunglasses: face found {len(found)}/{len(sample.sunglasses)}, EYES_OCCLUDED {flagged}/{len(found)}")
-    # Measured on the whole set: 57% of the sunglasses faces that are found (the target is 80%).
-    assert found and flagged / len(found) >= 0.45
+    # Measured on the whole set: 72% of the sunglasses faces that are found (the target is 80% of all).
+    assert found and flagged / len(found) >= 0.6
 
 
-def test_painted_occluders_are_flagged_in_the_right_region(sample: Sample) -> None:
+def test_the_eye_detector_sees_clear_eyes_and_not_sunglasses(sample: Sample) -> None:
+    clear_unseen = np.mean([m.eyes_seen == 0 for _, m in sample.clear])
+    shaded_unseen = np.mean([m.eyes_seen == 0 for m in sample.sunglasses if m.face_count])
+    print(f"neither eye seen: clear {clear_unseen:.3f}, sunglasses {shaded_unseen:.3f}")
+    assert clear_unseen <= 0.15  # 5% on all 224 clear photos; this sample is 24
+    assert shaded_unseen >= 0.5
+
+
+def _value(v: float | None) -> float:
+    return float("nan") if v is None else v
+
+
+def test_painted_occluders_are_flagged_in_the_right_region(sample: Sample, default_policy: Policy) -> None:
     """Measured on the same landmarks, so detection cannot hide the result."""
-    mouth, eyes = [], []
+    rules = default_policy.checks.occlusion
+    mouth, eyes, seen = [], [], []
     for rgb, m in sample.clear:
         er, el, nose, _d = _points(m)
         args = (tuple(er), tuple(el), tuple(nose))
         before = measure_occlusion(rgb, *args)
         masked = measure_occlusion(paint_mask(rgb, m), *args)
         shaded = measure_occlusion(paint_sunglasses(rgb, m), *args)
-        mouth.append((before.mouth_nose_skin_share, masked.mouth_nose_skin_share, shaded.mouth_nose_skin_share))
+        mouth.append([_value(o.mouth_nose_skin_share) for o in (before, masked, shaded)])
         eyes.append((before.eye_skin_luma_ratio, shaded.eye_skin_luma_ratio, masked.eye_skin_luma_ratio))
+        seen.append((before.eyes_seen, shaded.eyes_seen))
     m = np.array(mouth)
+    m = m[~np.isnan(m).any(axis=1)]  # faces with no usable skin reference are not measured
     e = np.array(eyes)
+    s = np.array(seen)
     print(f"mouth-nose skin share: clear median {np.median(m[:, 0]):.2f}, painted mask median {np.median(m[:, 1]):.2f}")
     print(f"eye/skin luma ratio: clear median {np.median(e[:, 0]):.2f}, painted lenses median {np.median(e[:, 1]):.2f}")
-    assert np.mean(m[:, 1] < 0.30) >= 0.9  # a painted mask leaves little skin in the mouth region
-    assert np.mean(e[:, 1] < 0.50) >= 0.9  # painted lenses darken the eye boxes
+    print(f"eyes seen: clear mean {s[:, 0].mean():.2f}, painted lenses mean {s[:, 1].mean():.2f}")
+    assert len(m) >= 0.8 * len(sample.clear)
+    assert np.mean(m[:, 1] < rules.min_mouth_nose_skin_share) >= 0.9  # a painted mask leaves no skin there
+    assert np.mean(e[:, 1] < rules.min_eye_skin_luma_ratio) >= 0.9  # painted lenses darken the eye boxes
+    assert np.mean(s[:, 1] == 0) >= 0.8  # and hide the eyes from the eye detector
     # Each occluder moves its own region's measurement, not much the other's.
     assert np.median(np.abs(m[:, 2] - m[:, 0])) < 0.1
     assert np.median(m[:, 1]) < np.median(m[:, 0]) - 0.4

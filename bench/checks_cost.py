@@ -1,0 +1,139 @@
+"""Cost of all photo checks against bare face_recognition, photo by photo.
+
+    .venv/bin/python bench/checks_cost.py [--faces DIR] [--repeat N] [--limit N]
+
+For every photo of the face set (decoded once, outside the timing), times:
+
+- bare: ``face_recognition.face_locations`` (HOG, upsample 1, the library's
+  default) and ``face_recognition.face_encodings`` (its default 5-point model)
+  on the full-resolution image;
+- checks: everything this project measures on one photo (``measure_photo``:
+  detection, landmarks, descriptor, sharpness, exposure, occlusion) and the
+  policy's verdict (``judge_photo``).
+
+Each photo is timed ``--repeat`` times per side, interleaved, and the fastest
+time of each side is kept (the least disturbed by other work on the machine).
+Prints the ratio checks/bare over all photos (target at most 1.2) and
+bare/checks over photos of 1.5 megapixels and more (target at least 3).
+Nothing is asserted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checks.judge import PhotoInput, judge_photo
+from checks.photo import measure_photo
+from scanner.photos import decode_photo, read_photo
+from scanner.policyfile import load_policy
+
+LARGE_PIXELS = 1_500_000
+
+
+def _bare_face_recognition() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pkg_resources deprecation inside face_recognition_models
+        import face_recognition
+    return face_recognition
+
+
+def _fastest(fn: Any, repeat: int) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--faces", type=Path, default=Path(os.environ.get("REALNAME_FACES_DIR", "../shared/faces")))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=0, help="only the first N photos (0: all)")
+    args = ap.parse_args()
+
+    fr = _bare_face_recognition()
+    policy = load_policy().policy
+    with open(args.faces / "manifest.csv", newline="", encoding="utf-8") as fh:
+        files = [row["file"] for row in csv.DictReader(fh)]
+    if args.limit:
+        files = files[: args.limit]
+
+    def bare(rgb: np.ndarray[Any, Any]) -> int:
+        locations = fr.face_locations(rgb, number_of_times_to_upsample=1, model="hog")
+        fr.face_encodings(rgb, locations)
+        return len(locations)
+
+    def checks(rgb: np.ndarray[Any, Any]) -> int:
+        m = measure_photo(rgb)
+        judge_photo(PhotoInput(kind="live", measurement=m), policy)
+        return m.face_count
+
+    # Load every model before timing.
+    warm = decode_photo(read_photo(str(args.faces / files[0])))
+    bare(warm)
+    checks(warm)
+
+    rows: list[tuple[str, int, float, float, int, int]] = []
+    for name in files:
+        try:
+            rgb = decode_photo(read_photo(str(args.faces / name)))
+        except Exception as exc:  # a broken file is skipped, and said so
+            print(f"skipped {name}: {exc}", file=sys.stderr)
+            continue
+        t_bare, n_bare = _fastest(lambda: bare(rgb), args.repeat)
+        t_checks, n_checks = _fastest(lambda: checks(rgb), args.repeat)
+        rows.append((name, rgb.shape[0] * rgb.shape[1], t_bare, t_checks, n_bare, n_checks))
+
+    def block(label: str, subset: list[tuple[str, int, float, float, int, int]]) -> None:
+        if not subset:
+            print(f"{label}: no photos")
+            return
+        bare_s = sum(r[2] for r in subset)
+        checks_s = sum(r[3] for r in subset)
+        per_photo = np.array([r[3] / r[2] for r in subset])
+        print(f"{label}: {len(subset)} photos")
+        print(
+            f"  bare face_recognition  total {bare_s:8.2f} s  median {np.median([r[2] for r in subset]) * 1000:7.1f} ms"
+        )
+        print(
+            f"  all checks             total {checks_s:8.2f} s  median {np.median([r[3] for r in subset]) * 1000:7.1f} ms"
+        )
+        print(f"  checks / bare (totals) {checks_s / bare_s:6.3f}")
+        print(f"  bare / checks (totals) {bare_s / checks_s:6.3f}")
+        print(
+            "  checks / bare per photo: median "
+            f"{np.median(per_photo):.3f}, p90 {np.percentile(per_photo, 90):.3f}, max {per_photo.max():.3f}"
+        )
+        print(
+            f"  faces found: bare {sum(1 for r in subset if r[4])}, checks {sum(1 for r in subset if r[5])}"
+            f" of {len(subset)}"
+        )
+
+    print(f"fastest of {args.repeat} runs per photo and side; decode not timed")
+    block("all photos", rows)
+    large = [r for r in rows if r[1] >= LARGE_PIXELS]
+    block(f"photos of {LARGE_PIXELS / 1e6:.1f} MP and more", large)
+    total_bare = sum(r[2] for r in rows)
+    total_checks = sum(r[3] for r in rows)
+    large_bare = sum(r[2] for r in large)
+    large_checks = sum(r[3] for r in large)
+    print()
+    print(f"RATIO all checks / bare, all photos: {total_checks / total_bare:.3f} (target <= 1.2)")
+    if large:
+        print(f"RATIO bare / all checks, >= 1.5 MP: {large_bare / large_checks:.3f} (target >= 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
