@@ -91,8 +91,8 @@ def main() -> int:
         except Exception as exc:  # a broken file is skipped, and said so
             print(f"skipped {name}: {exc}", file=sys.stderr)
             continue
-        t_bare, n_bare = _fastest(lambda: bare(rgb), args.repeat)
-        t_checks, n_checks = _fastest(lambda: checks(rgb), args.repeat)
+        t_bare, n_bare = _fastest(lambda rgb=rgb: bare(rgb), args.repeat)
+        t_checks, n_checks = _fastest(lambda rgb=rgb: checks(rgb), args.repeat)
         rows.append((name, rgb.shape[0] * rgb.shape[1], t_bare, t_checks, n_bare, n_checks))
 
     def block(label: str, subset: list[tuple[str, int, float, float, int, int]]) -> None:

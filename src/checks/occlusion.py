@@ -171,7 +171,7 @@ def measure_occlusion(
 
     skin_luma = _face_skin_luma(luma, cr, cb, face & lit, face)
     eye_luma = float(luma[eyes].mean()) if eyes.any() else skin_luma
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     return OcclusionMeasurement(
         mouth_nose_skin_share=mouth_nose_share,
         forehead_skin_share=forehead_share,
