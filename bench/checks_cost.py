@@ -103,12 +103,10 @@ def main() -> int:
         checks_s = sum(r[3] for r in subset)
         per_photo = np.array([r[3] / r[2] for r in subset])
         print(f"{label}: {len(subset)} photos")
-        print(
-            f"  bare face_recognition  total {bare_s:8.2f} s  median {np.median([r[2] for r in subset]) * 1000:7.1f} ms"
-        )
-        print(
-            f"  all checks             total {checks_s:8.2f} s  median {np.median([r[3] for r in subset]) * 1000:7.1f} ms"
-        )
+        bare_ms = np.median([r[2] for r in subset]) * 1000
+        checks_ms = np.median([r[3] for r in subset]) * 1000
+        print(f"  bare face_recognition  total {bare_s:8.2f} s  median {bare_ms:7.1f} ms")
+        print(f"  all checks             total {checks_s:8.2f} s  median {checks_ms:7.1f} ms")
         print(f"  checks / bare (totals) {checks_s / bare_s:6.3f}")
         print(f"  bare / checks (totals) {bare_s / checks_s:6.3f}")
         print(
