@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test lint typecheck check bench clean
+.PHONY: setup demo test lint typecheck check bench bench-cost clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,9 @@ check: lint typecheck test
 
 bench: setup
 	$(VENV)/bin/python bench/foundation.py
+
+bench-cost: setup
+	$(VENV)/bin/python bench/checks_cost.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

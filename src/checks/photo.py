@@ -1,12 +1,13 @@
-"""Measure one decoded photo: faces, eye distance, sharpness, exposure, descriptor.
+"""Measure one decoded photo: faces, eye distance, sharpness, exposure, occlusion, descriptor.
 
-Detection runs YuNet on a working copy, then dlib's HOG and CNN detectors
-when YuNet finds nothing (see ``find_faces``). The working copy: small tight crops (ID-card chip portraits are
-about 102x126 px) get a replicated border and are enlarged, because the HOG
-detector needs context around the face and at least ~80 px faces; large phone
-photos are shrunk, because detection cost grows with pixels. Sharpness and
-exposure are measured on the face region of the original pixels.
-"""
+Detection runs YuNet on small working copies, then dlib's HOG and CNN
+detectors when YuNet finds nothing (see ``find_faces``). A working copy is
+the photo resized with a replicated border around it: detectors need context
+around a tightly cropped face (ID-card chip portraits are about 102x126 px),
+and detection cost grows with pixels, so large phone photos are shrunk.
+Everything else is measured on the original pixels around the face found:
+landmarks, descriptor and occlusion on a crop resampled to a fixed size (see
+``face_crop``), sharpness and exposure on the face region itself."""
 
 from __future__ import annotations
 
@@ -21,10 +22,24 @@ from checks import face as face_adapter
 from checks import occlusion, quality
 
 EXTRACTOR_VERSION = (
-    f"photo-3+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+    f"photo-4+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
 )
 
+# YuNet looks at the photo at these sizes (longest side of the padded copy), in
+# this order, until it finds a face: 320 px finds almost every face at a
+# quarter of the cost of 640 px; 640 px finds small faces in large photos;
+# 160 px finds blurred faces, whose blur shrinks with the copy. dlib's HOG
+# detector then looks at the 640 px copy, and its CNN detector at 200 px.
+YUNET_SIDES_PX = (320, 640, 160)
 WORK_MAX_SIDE_PX = 640
+# Landmarks, descriptor and occlusion are measured on a square crop of the
+# original pixels around the detected face: FACE_CROP_CONTEXT times the face
+# box wide, resampled to FACE_CROP_PX (the face is then about 130 px wide,
+# more than the 100 px the descriptor's aligned chip needs). The cost no
+# longer grows with the photo, and a small face in a large photo keeps its
+# full resolution.
+FACE_CROP_PX = 288
+FACE_CROP_CONTEXT = 2.2
 # YuNet confidence (0..1) for a face. On ../shared/faces every clear photo
 # scores at least 0.7 (median 0.91); 3 of the 9 face-free photos reach 0.5.
 YUNET_MIN_SCORE = 0.5
@@ -51,48 +66,65 @@ PAD_FRACTION = 0.25
 class WorkingImage:
     pixels: npt.NDArray[np.uint8]
     scale: float  # working px per original px
-    pad_px: int  # border added (in original px) on each side before scaling
+    border_px: int  # replicated border (in working px) on each side
 
     def to_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
-        return box.scaled(1.0 / self.scale, -self.pad_px, -self.pad_px)
+        offset = -self.border_px / self.scale
+        return box.scaled(1.0 / self.scale, offset, offset)
 
     def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
-        return (p[0] / self.scale - self.pad_px, p[1] / self.scale - self.pad_px)
+        return ((p[0] - self.border_px) / self.scale, (p[1] - self.border_px) / self.scale)
 
 
 def working_image(rgb: npt.NDArray[np.uint8], max_side_px: int = WORK_MAX_SIDE_PX) -> WorkingImage:
+    """The photo resized, then given a replicated border of ``PAD_FRACTION`` of its longest side,
+    so that the whole is ``max_side_px`` on its longest side."""
     h, w = rgb.shape[:2]
-    pad = round(max(h, w) * PAD_FRACTION)
-    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    scale = max_side_px / float(max(padded.shape[:2]))
+    border = round(max_side_px * PAD_FRACTION / (1.0 + 2.0 * PAD_FRACTION))
+    scale = (max_side_px - 2 * border) / float(max(h, w))
+    resized = rgb
     if abs(scale - 1.0) > 1e-3:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        padded = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=interp)
+        size = (
+            max(1, min(max_side_px - 2 * border, round(w * scale))),
+            max(1, min(max_side_px - 2 * border, round(h * scale))),
+        )
+        resized = np.asarray(cv2.resize(rgb, size, interpolation=interp), dtype=np.uint8)
     else:
         scale = 1.0
-    return WorkingImage(np.ascontiguousarray(padded), scale, pad)
+        border = round(max(h, w) * PAD_FRACTION)
+    padded = cv2.copyMakeBorder(resized, border, border, border, border, cv2.BORDER_REPLICATE)
+    return WorkingImage(np.ascontiguousarray(padded), scale, border)
 
 
 def find_faces(rgb: npt.NDArray[np.uint8]) -> tuple[WorkingImage, list[face_adapter.FaceBox]]:
-    """YuNet on the working copy; if it finds nothing, HOG, then the CNN
-    detector, then weak HOG candidates.
+    """YuNet on working copies of ``YUNET_SIDES_PX``; if it finds nothing,
+    HOG, then the CNN detector, then weak HOG candidates.
 
-    YuNet finds faces half hidden by a mask, sunglasses or a hand, and small
-    faces in large photos, at about 10 ms for a 640 px copy. dlib's
-    detectors are the fallback for what it misses:
-    A photo that was shrunk for the working copy may hold small faces (group
-    photos, a second person behind the subscriber), so HOG upsamples it once;
-    an enlarged small crop gains nothing from upsampling. The CNN detector
-    runs on a small copy: it finds turned and tightly cropped faces that HOG
-    misses, at higher cost. Last, HOG candidates below dlib's usual cut-off
-    (down to ``WEAK_HOG_SCORE``, from the same HOG pass, so at no extra cost):
-    faces half hidden by a mask or sunglasses score there, and it is better to
-    measure them and say what hides them than to report no face at all.
+    YuNet finds faces half hidden by a mask, sunglasses or a hand at a few
+    milliseconds per copy. dlib's detectors are the fallback for what it
+    misses. A photo that was shrunk for the working copy may hold small faces,
+    so HOG upsamples it once; an enlarged small crop gains nothing from
+    upsampling. The CNN detector runs on a small copy: it finds turned and
+    tightly cropped faces that HOG misses, at higher cost. Last, HOG
+    candidates below dlib's usual cut-off (down to ``WEAK_HOG_SCORE``, from
+    the same HOG pass, so at no extra cost): it is better to measure a half
+    hidden face and say what hides it than to report no face at all.
     """
-    work = working_image(rgb)
-    found = face_adapter.detect_yunet(work.pixels, YUNET_MIN_SCORE)
-    if found:
+    for side in YUNET_SIDES_PX:
+        work = working_image(rgb, side)
+        found = face_adapter.detect_yunet(work.pixels, YUNET_MIN_SCORE)
+        if not found:
+            continue
+        if side < WORK_MAX_SIDE_PX and len(_distinct_faces(work, found, YUNET_MIN_SCORE)) > 1:
+            # Another face may be there. Small copies score second faces unreliably
+            # (spurious ones higher, real ones lower), so count them on the 640 px copy.
+            fine = working_image(rgb, WORK_MAX_SIDE_PX)
+            fine_found = face_adapter.detect_yunet(fine.pixels, YUNET_MIN_SCORE)
+            if fine_found:
+                return fine, _distinct_faces(fine, fine_found)
         return work, _distinct_faces(work, found)
+    work = working_image(rgb)
     candidates = face_adapter.detect(work.pixels, upsample=1 if work.scale < 1.0 else 0, min_score=WEAK_HOG_SCORE)
     confident = [b for b in candidates if b.score >= 0.0]
     if confident:
@@ -104,11 +136,13 @@ def find_faces(rgb: npt.NDArray[np.uint8]) -> tuple[WorkingImage, list[face_adap
     return work, candidates
 
 
-def _distinct_faces(work: WorkingImage, boxes: list[face_adapter.FaceBox]) -> list[face_adapter.FaceBox]:
+def _distinct_faces(
+    work: WorkingImage, boxes: list[face_adapter.FaceBox], min_score: float = OTHER_FACE_MIN_SCORE
+) -> list[face_adapter.FaceBox]:
     """The main (best) face, then the other faces that count (see ``OTHER_FACE_MIN_SCORE``)."""
     main = boxes[0]
     h, w = work.pixels.shape[:2]
-    border = work.pad_px * work.scale
+    border = work.border_px
     kept = [main]
     for box in boxes[1:]:
         cx, cy = (box.left + box.right) / 2.0, (box.top + box.bottom) / 2.0
@@ -118,12 +152,46 @@ def _distinct_faces(work: WorkingImage, boxes: list[face_adapter.FaceBox]) -> li
         overlap = ix * iy / max(box.width * box.height, 1e-6)
         if (
             inside
-            and box.score >= OTHER_FACE_MIN_SCORE
+            and box.score >= min_score
             and box.width >= OTHER_FACE_MIN_WIDTH * main.width
             and overlap <= OTHER_FACE_MAX_OVERLAP
         ):
             kept.append(box)
     return kept
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A square of the original photo around one face: crop px = (original px - (left, top)) * scale."""
+
+    pixels: npt.NDArray[np.uint8]
+    scale: float
+    left: float
+    top: float
+
+    def from_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
+        return box.scaled(self.scale, -self.left * self.scale, -self.top * self.scale)
+
+    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] / self.scale + self.left, p[1] / self.scale + self.top)
+
+
+def face_crop(rgb: npt.NDArray[np.uint8], box: face_adapter.FaceBox) -> FaceCrop:
+    """``box`` (original px) with its context, resampled to ``FACE_CROP_PX``; the photo's edge is replicated."""
+    h, w = rgb.shape[:2]
+    side = max(4, round(FACE_CROP_CONTEXT * max(box.width, box.height)))
+    left = round((box.left + box.right) / 2.0 - side / 2.0)
+    top = round((box.top + box.bottom) / 2.0 - side / 2.0)
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(w, left + side), min(h, top + side)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError("face box lies outside the photo")
+    region = cv2.copyMakeBorder(
+        rgb[y0:y1, x0:x1], y0 - top, top + side - y1, x0 - left, left + side - x1, cv2.BORDER_REPLICATE
+    )
+    scale = FACE_CROP_PX / float(side)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    pixels = cv2.resize(region, (FACE_CROP_PX, FACE_CROP_PX), interpolation=interp)
+    return FaceCrop(np.ascontiguousarray(pixels), scale, float(left), float(top))
 
 
 @dataclass(frozen=True)
@@ -187,14 +255,15 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
             bright_share=whole.bright_share,
         )
     best = detections[0]
-    eyes, descriptor = face_adapter.landmarks_and_encoding(work.pixels, best)
     box = work.to_original(best)
+    crop = face_crop(rgb, box)
+    eyes, descriptor = face_adapter.landmarks_and_encoding(crop.pixels, crop.from_original(box))
     left, top, right, bottom = _clip_box(box, w, h)
     region = grey[top:bottom, left:right]
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
-    occ = occlusion.measure_occlusion(work.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip)
+    occ = occlusion.measure_occlusion(crop.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -203,9 +272,9 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         face_box=(box.left, box.top, box.right, box.bottom),
         face_width_px=box.width,
         landmarks=tuple(
-            v for point in (eyes.right_eye, eyes.left_eye, eyes.nose_tip) for v in work.point_to_original(point)
+            v for point in (eyes.right_eye, eyes.left_eye, eyes.nose_tip) for v in crop.point_to_original(point)
         ),
-        inter_eye_px=eyes.inter_eye_px / work.scale,
+        inter_eye_px=eyes.inter_eye_px / crop.scale,
         sharpness=quality.sharpness(region),
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,

@@ -17,7 +17,7 @@ from checks.policy import Policy
 from scanner.photos import decode_photo, read_photo
 
 pytestmark = [pytest.mark.faces, pytest.mark.slow]
-SAMPLE = 24  # clear photos, chosen deterministically; every occluded photo is used
+SAMPLE = 80  # clear photos, chosen deterministically; every occluded photo is used
 
 
 def codes(m: PhotoMeasurement, policy: Policy) -> set[str]:
@@ -101,7 +101,7 @@ def test_real_sunglasses_with_a_face_found_are_flagged(sample: Sample, default_p
     found = [m for m in sample.sunglasses if m.face_count]
     flagged = sum("EYES_OCCLUDED" in codes(m, default_policy) for m in found)
     print(f"sunglasses: face found {len(found)}/{len(sample.sunglasses)}, EYES_OCCLUDED {flagged}/{len(found)}")
-    # Measured on the whole set: 72% of the sunglasses faces that are found (the target is 80% of all).
+    # Measured on the whole set: 61% of all sunglasses photos flagged (the target is 80%).
     assert found and flagged / len(found) >= 0.6
 
 
