@@ -79,12 +79,17 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
         return [(ReasonCode.UNREADABLE_PHOTO, {"detail": photo.error or "unreadable"})]
     m = photo.measurement
     if m.face_count == 0:
-        # Exposure was measured on the whole photo: a photo too dark or too
-        # bright to find a face in says so, not only "no face".
-        return [
+        # Exposure and sharpness were measured on the whole photo: a photo too
+        # dark, too bright or too blurred to find a face in says so, not only "no face".
+        found = [
             (ReasonCode.NO_FACE, {"measure": "face_count", "value": 0, "threshold": 1, "comparison": "<"}),
             *_exposure_reasons(m, policy, "photo_mean_luma"),
         ]
+        limit = policy.checks.clarity.min_photo_sharpness
+        if m.photo_sharpness is not None and m.photo_sharpness < limit:
+            evidence = {"measure": "photo_sharpness", "value": round(m.photo_sharpness, 1), "threshold": limit}
+            found.append((ReasonCode.BLURRY, {**evidence, "comparison": "<"}))
+        return found
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
     max_faces = policy.photos.max_faces[kind]  # type: ignore[index]
     if m.face_count > max_faces:

@@ -22,7 +22,7 @@ from checks import face as face_adapter
 from checks import occlusion, quality
 
 EXTRACTOR_VERSION = (
-    f"photo-4+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+    f"photo-5+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
 )
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
@@ -216,6 +216,8 @@ class PhotoMeasurement:
     eye_skin_luma_ratio: float | None = None
     eyes_seen: int | None = None
     descriptor: tuple[float, ...] | None = None
+    # Only when no face is found: sharpness of the whole photo at the same canonical width.
+    photo_sharpness: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -253,6 +255,7 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
             mean_luma=whole.mean_luma,
             dark_share=whole.dark_share,
             bright_share=whole.bright_share,
+            photo_sharpness=quality.sharpness(grey) if min(h, w) >= 4 else None,
         )
     best = detections[0]
     box = work.to_original(best)

@@ -96,6 +96,8 @@ class FaceRules(_Strict):
 
 class ClarityRules(_Strict):
     min_sharpness: float = Field(ge=0)
+    # The whole photo, judged only when no face is found (a blurred face may not be found at all).
+    min_photo_sharpness: float = Field(ge=0)
 
 
 class ExposureRules(_Strict):

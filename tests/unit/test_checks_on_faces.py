@@ -223,7 +223,7 @@ def test_blurred_photos_flagged_blurry(results: FaceSetResults, default_policy: 
     threshold = default_policy.checks.clarity.min_sharpness
     codes = [live_codes(v.blurred, default_policy) for v in photos]  # type: ignore[arg-type]
     blurry = sum("BLURRY" in c for c in codes)
-    no_face = sum(c == {"NO_FACE"} for c in codes)
+    no_face = sum("NO_FACE" in c for c in codes)
     refound = [v.blurred for v in photos if v.blurred is not None and v.blurred.face_count > 0]
     refound_blurry = sum("BLURRY" in live_codes(m, default_policy) for m in refound)
     sharp = [m.sharpness for m in refound if m.sharpness is not None]
@@ -231,7 +231,7 @@ def test_blurred_photos_flagged_blurry(results: FaceSetResults, default_policy: 
     pct = (5, 25, 50, 75, 95, 100)
     summary = (
         f"BLURRY on {blurry}/{len(photos)} = {blurry / len(photos):.3f} blurred photos "
-        f"(face not found again, so NO_FACE only: {no_face}); "
+        f"(face not found again: {no_face}); "
         f"BLURRY where the face was found again: {refound_blurry}/{len(refound)}; "
         f"min_sharpness {threshold}; sharpness percentiles {pct} of re-found blurred faces: "
         f"{np.percentile(sharp, pct).round(1).tolist() if sharp else []}; "
@@ -242,9 +242,9 @@ def test_blurred_photos_flagged_blurry(results: FaceSetResults, default_policy: 
     assert rate(sum(bool(c) for c in codes), len(codes)) >= 0.95
     # Where a face is still found, the default threshold catches the blur.
     assert rate(refound_blurry, len(refound)) >= 0.90
-    # BLURRY as the stated reason on the whole blurred set (the face is often not
-    # found again, giving NO_FACE) is the calibration target of the checks work;
-    # here the rate is printed, and the two properties above must hold.
+    # Where it is not, the whole photo's sharpness often says why. The set-wide
+    # figure (the calibration target is 95%) is in BENCHMARKS.md.
+    assert rate(blurry, len(photos)) >= 0.80
 
 
 def test_darkened_photos_flagged_too_dark(results: FaceSetResults, default_policy: Policy) -> None:

@@ -194,6 +194,18 @@ def test_no_face_keeps_only_whole_photo_exposure(default_policy: Policy) -> None
     assert j.codes == ["NO_FACE"]
 
 
+def test_no_face_in_a_blurred_photo_says_blurry(default_policy: Policy) -> None:
+    limit = default_policy.checks.clarity.min_photo_sharpness
+    blurred = good_photo(face_count=0, descriptor=None, sharpness=None, inter_eye_px=None, photo_sharpness=limit - 1)
+    j = judge(subject({"id_portrait": good_photo(), "live": blurred}), default_policy, TODAY)
+    assert j.codes == ["BLURRY", "NO_FACE"]
+    (blurry,) = [r for r in j.reasons if r.code.value == "BLURRY"]
+    assert blurry.measure == "photo_sharpness" and blurry.threshold == limit and blurry.comparison == "<"
+    sharp = good_photo(face_count=0, descriptor=None, sharpness=None, inter_eye_px=None, photo_sharpness=limit)
+    j = judge(subject({"id_portrait": good_photo(), "live": sharp}), default_policy, TODAY)
+    assert j.codes == ["NO_FACE"]
+
+
 def test_several_photo_reasons_at_once(default_policy: Policy) -> None:
     bad = good_photo(face_count=3, inter_eye_px=10.0, sharpness=5.0, mean_luma=20.0)
     j = judge(subject({"id_portrait": good_photo(), "live": bad}), default_policy, TODAY)
