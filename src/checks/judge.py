@@ -163,6 +163,7 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
     ratio = m.eye_skin_luma_ratio
     if ratio is None:
         return out
+    eye_skin = m.eye_skin_share
     # Dark eye boxes alone, or milder darkening where the eye detector sees neither eye.
     threshold = rules.min_eye_skin_luma_ratio
     evidence: dict[str, Any] = {"measure": "eye_skin_luma_ratio", "value": round(ratio, 3), "comparison": "<"}
@@ -171,6 +172,9 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
         evidence["detail"] = "the eye detector sees neither eye"
     if ratio < threshold:
         out.append((ReasonCode.EYES_OCCLUDED, {**evidence, "threshold": threshold}))
+    elif eye_skin is not None and eye_skin < rules.min_eye_skin_share:
+        evidence = {"measure": "eye_skin_share", "value": round(eye_skin, 3), "comparison": "<"}
+        out.append((ReasonCode.EYES_OCCLUDED, {**evidence, "threshold": rules.min_eye_skin_share}))
     return out
 
 

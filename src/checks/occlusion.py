@@ -18,11 +18,14 @@ is nearly neutral (grey, black hair, a greyscale photo) says nothing about
 skin and is not used; with no usable reference the share is not measured.
 The forehead share is measured the same way.
 
-Eyes: sunglasses make the eye boxes darker than the skin (the eye-to-skin luma
-ratio, skin taken from the face box in the classic YCrCb skin range, refined
-to this face's median chroma), and they hide the eyes themselves: OpenCV's
-Haar eye detector (shipped with OpenCV, BSD licence) runs on an upright copy
-of the upper face at a fixed eye distance and reports how many of the two
+Eyes: lenses cover the skin around the eyes as well, so the eye boxes hold
+almost no pixel of the skin's chroma (the eye skin share, read against the
+reference that best matches the lower face). Sunglasses also make the eye
+boxes darker than the skin (the eye-to-skin luma ratio, skin taken from the
+face box in the classic YCrCb skin range, refined to this face's median
+chroma), and they hide the eyes themselves: OpenCV's Haar eye detector
+(shipped with OpenCV, BSD licence) runs on an upright copy of the upper face
+at a fixed eye distance and reports how many of the two
 landmark eyes it sees. Numbers only; the policy decides.
 """
 
@@ -36,7 +39,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-2"
+OCCLUSION_VERSION = "occlusion-3"
 
 # Chai & Ngan's skin chroma range (YCrCb), used only to seed the face's own estimate.
 _SEED_CR = (133, 173)
@@ -63,6 +66,7 @@ _EYE_HIT_RADIUS = 0.25  # a detection counts for an eye whose centre is this clo
 class OcclusionMeasurement:
     mouth_nose_skin_share: float | None  # 0..1; None when no skin reference is usable
     forehead_skin_share: float | None  # 0..1; None likewise
+    eye_skin_share: float | None  # 0..1, mean over both eye boxes; None likewise
     eye_skin_luma_ratio: float  # mean luma of the eye boxes / mean luma of the face's skin
     eyes_seen: int  # 0, 1 or 2: landmark eyes that the eye detector confirms
 
@@ -145,9 +149,9 @@ def measure_occlusion(
     face = _mask((h, w), _box(mid + 0.45 * d * axis_y, axis_x, axis_y, 1.0 * d, 1.25 * d))
     mouth_nose = _mask((h, w), _box(nose + 0.45 * d * axis_y, axis_x, axis_y, 0.5 * d, 0.55 * d))
     forehead = _mask((h, w), _box(mid - 0.6 * d * axis_y, axis_x, axis_y, 0.6 * d, 0.2 * d))
-    eyes = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d)) | _mask(
-        (h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d)
-    )
+    eye_r = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d))
+    eye_l = _mask((h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d))
+    eyes = eye_r | eye_l
     references = (
         _box(mid - 0.35 * d * axis_y, axis_x, axis_y, 0.25 * d, 0.15 * d),  # brow between the eyes
         _box(er - 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),  # temples
@@ -155,6 +159,7 @@ def measure_occlusion(
     )
     mouth_nose_share: float | None = None
     forehead_share: float | None = None
+    eye_share: float | None = None
     for polygon in references:
         area = _mask((h, w), polygon)
         ref = area & lit
@@ -166,6 +171,9 @@ def measure_occlusion(
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
         mn = _share(skin_like, mouth_nose)
         fh = _share(skin_like, forehead)
+        if mouth_nose_share is None or mn > mouth_nose_share:
+            # The eyes are read against the reference that best matches the lower face's skin.
+            eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
         mouth_nose_share = mn if mouth_nose_share is None else max(mouth_nose_share, mn)
         forehead_share = fh if forehead_share is None else max(forehead_share, fh)
 
@@ -175,6 +183,7 @@ def measure_occlusion(
     return OcclusionMeasurement(
         mouth_nose_skin_share=mouth_nose_share,
         forehead_skin_share=forehead_share,
+        eye_skin_share=eye_share,
         eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
         eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
     )

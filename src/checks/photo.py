@@ -22,7 +22,7 @@ from checks import face as face_adapter
 from checks import occlusion, quality
 
 EXTRACTOR_VERSION = (
-    f"photo-5+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+    f"photo-6+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
 )
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
@@ -215,6 +215,7 @@ class PhotoMeasurement:
     forehead_skin_share: float | None = None
     eye_skin_luma_ratio: float | None = None
     eyes_seen: int | None = None
+    eye_skin_share: float | None = None
     descriptor: tuple[float, ...] | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
@@ -286,5 +287,6 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         forehead_skin_share=occ.forehead_skin_share,
         eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
         eyes_seen=occ.eyes_seen,
+        eye_skin_share=occ.eye_skin_share,
         descriptor=tuple(float(v) for v in descriptor),
     )

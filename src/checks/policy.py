@@ -118,6 +118,8 @@ class OcclusionRules(_Strict):
     min_eye_skin_luma_ratio: float = Field(ge=0, le=2)
     # When the eye detector sees neither eye, a milder darkening suffices.
     unseen_eyes_min_luma_ratio: float = Field(ge=0, le=2)
+    # Share of the eye boxes with the face's skin chroma (lenses cover the eyelids too).
+    min_eye_skin_share: float = Field(ge=0, le=1)
 
 
 class MatchRules(_Strict):

@@ -179,6 +179,17 @@ def test_eye_and_mouth_rules(default_policy: Policy, changes: dict[str, Any], fi
     assert ("neither eye" in reason.detail) == (changes["eyes_seen"] == 0)
 
 
+def test_no_skin_in_the_eye_boxes_means_eyes_occluded(default_policy: Policy) -> None:
+    limit = default_policy.checks.occlusion.min_eye_skin_share
+    covered = good_photo(eye_skin_luma_ratio=0.9, eyes_seen=1, eye_skin_share=limit / 2)
+    reason = only(
+        judge(subject({"id_portrait": good_photo(), "live": covered}), default_policy, TODAY), ReasonCode.EYES_OCCLUDED
+    )
+    assert reason.measure == "eye_skin_share" and reason.threshold == limit and reason.comparison == "<"
+    seen = good_photo(eye_skin_luma_ratio=0.9, eyes_seen=1, eye_skin_share=limit)
+    assert judge(subject({"id_portrait": good_photo(), "live": seen}), default_policy, TODAY).verdict is Verdict.PASS
+
+
 def test_no_face_keeps_only_whole_photo_exposure(default_policy: Policy) -> None:
     # Without a face, sharpness and size mean nothing, but exposure of the whole
     # photo explains why no face was found.

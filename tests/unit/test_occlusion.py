@@ -129,7 +129,7 @@ def test_painted_occluders_are_flagged_in_the_right_region(sample: Sample, defau
         shaded = measure_occlusion(paint_sunglasses(rgb, m), *args)
         mouth.append([_value(o.mouth_nose_skin_share) for o in (before, masked, shaded)])
         eyes.append((before.eye_skin_luma_ratio, shaded.eye_skin_luma_ratio, masked.eye_skin_luma_ratio))
-        seen.append((before.eyes_seen, shaded.eyes_seen))
+        seen.append((before.eyes_seen, shaded.eyes_seen, _value(before.eye_skin_share), _value(shaded.eye_skin_share)))
     m = np.array(mouth)
     m = m[~np.isnan(m).any(axis=1)]  # faces with no usable skin reference are not measured
     e = np.array(eyes)
@@ -141,6 +141,11 @@ def test_painted_occluders_are_flagged_in_the_right_region(sample: Sample, defau
     assert np.mean(m[:, 1] < rules.min_mouth_nose_skin_share) >= 0.9  # a painted mask leaves no skin there
     assert np.mean(e[:, 1] < rules.min_eye_skin_luma_ratio) >= 0.9  # painted lenses darken the eye boxes
     assert np.mean(s[:, 1] == 0) >= 0.8  # and hide the eyes from the eye detector
+    skin = s[~np.isnan(s[:, 2:]).any(axis=1)]
+    print(
+        f"eye skin share: clear median {np.median(skin[:, 2]):.2f}, painted lenses median {np.median(skin[:, 3]):.2f}"
+    )
+    assert np.mean(skin[:, 3] < rules.min_eye_skin_share) >= 0.9  # and the skin around the eyes
     # Each occluder moves its own region's measurement, not much the other's.
     assert np.median(np.abs(m[:, 2] - m[:, 0])) < 0.1
     assert np.median(m[:, 1]) < np.median(m[:, 0]) - 0.4
