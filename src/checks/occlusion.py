@@ -14,8 +14,9 @@ Mouth and nose: a mask or a hand replaces the face's own skin there. The
 skin's chroma (YCrCb) is read from each skin reference, and the region reports
 the share of its pixels within ``SKIN_CHROMA_RADIUS`` of it, the best over the
 references (bangs may hide the brow, hair a temple). A reference whose chroma
-is nearly neutral (grey, black hair, a greyscale photo) says nothing about
-skin and is not used; with no usable reference the share is not measured.
+is nearly neutral (grey, black hair, a greyscale photo) or outside the classic
+skin range (a cap's brim, a lens) says nothing about skin and is not used;
+with no usable reference the share is not measured.
 The forehead share is measured the same way.
 
 Eyes: lenses cover the skin around the eyes as well, so the eye boxes hold
@@ -39,9 +40,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-3"
+OCCLUSION_VERSION = "occlusion-4"
 
-# Chai & Ngan's skin chroma range (YCrCb), used only to seed the face's own estimate.
+# Chai & Ngan's skin chroma range (YCrCb): seeds the face's own skin estimate, and a skin
+# reference must lie inside it.
 _SEED_CR = (133, 173)
 _SEED_CB = (77, 127)
 _MIN_SEED_SHARE = 0.05
@@ -168,6 +170,8 @@ def measure_occlusion(
         ref_cr, ref_cb = float(np.median(cr[ref])), float(np.median(cb[ref]))
         if np.hypot(ref_cr - 128.0, ref_cb - 128.0) < MIN_REFERENCE_SATURATION:
             continue
+        if not (_SEED_CR[0] <= ref_cr <= _SEED_CR[1] and _SEED_CB[0] <= ref_cb <= _SEED_CB[1]):
+            continue  # a cap, dark hair or a lens over the reference, not skin
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
         mn = _share(skin_like, mouth_nose)
         fh = _share(skin_like, forehead)
