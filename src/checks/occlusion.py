@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-4"
+OCCLUSION_VERSION = "occlusion-5"
 
 # Chai & Ngan's skin chroma range (YCrCb): seeds the face's own skin estimate, and a skin
 # reference must lie inside it.
@@ -50,6 +50,7 @@ _MIN_SEED_SHARE = 0.05
 _CHROMA_TOLERANCE_SIGMAS = 2.5
 _MIN_CHROMA_TOLERANCE = 6.0
 _MIN_LUMA = 35  # darker pixels carry no reliable chroma
+_MIN_SHARE_IN_PHOTO = 0.5  # a region less inside the photo than this is not measured
 
 # A pixel has the reference skin's colour when its (Cr, Cb) lies within this
 # distance of the reference's median. Skin within one face spreads about this
@@ -131,9 +132,19 @@ def count_visible_eyes(grey: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point) 
 
 
 def measure_occlusion(
-    rgb: npt.NDArray[np.uint8], right_eye: Point, left_eye: Point, nose_tip: Point
+    rgb: npt.NDArray[np.uint8],
+    right_eye: Point,
+    left_eye: Point,
+    nose_tip: Point,
+    inside: tuple[int, int, int, int] | None = None,
 ) -> OcclusionMeasurement:
-    """Measure the face whose landmarks are given, in ``rgb``'s pixel frame."""
+    """Measure the face whose landmarks are given, in ``rgb``'s pixel frame.
+
+    ``inside`` (left, top, right, bottom) is the part of ``rgb`` that shows the
+    photo itself when the rest is padding: only that part is measured, and a
+    region less than half inside the photo (a chin cut off by a tight crop) is
+    not measured at all.
+    """
     er, el, nose = (np.asarray(p, dtype=np.float64) for p in (right_eye, left_eye, nose_tip))
     d = float(np.linalg.norm(el - er))
     if d < 4:
@@ -146,7 +157,11 @@ def measure_occlusion(
     h, w = rgb.shape[:2]
     ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
     luma, cr, cb = ycc[..., 0].astype(np.float32), ycc[..., 1].astype(np.float32), ycc[..., 2].astype(np.float32)
-    lit = luma >= _MIN_LUMA
+    in_photo = np.ones((h, w), dtype=bool)
+    if inside is not None:
+        in_photo[:] = False
+        in_photo[max(0, inside[1]) : inside[3], max(0, inside[0]) : inside[2]] = True
+    lit = (luma >= _MIN_LUMA) & in_photo
 
     face = _mask((h, w), _box(mid + 0.45 * d * axis_y, axis_x, axis_y, 1.0 * d, 1.25 * d))
     mouth_nose = _mask((h, w), _box(nose + 0.45 * d * axis_y, axis_x, axis_y, 0.5 * d, 0.55 * d))
@@ -154,6 +169,11 @@ def measure_occlusion(
     eye_r = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d))
     eye_l = _mask((h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d))
     eyes = eye_r | eye_l
+    measurable_mouth = _share(in_photo, mouth_nose) >= _MIN_SHARE_IN_PHOTO
+    measurable_forehead = _share(in_photo, forehead) >= _MIN_SHARE_IN_PHOTO
+    mouth_nose, forehead, eye_r, eye_l, eyes, face = (
+        region & in_photo for region in (mouth_nose, forehead, eye_r, eye_l, eyes, face)
+    )
     references = (
         _box(mid - 0.35 * d * axis_y, axis_x, axis_y, 0.25 * d, 0.15 * d),  # brow between the eyes
         _box(er - 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),  # temples
@@ -164,7 +184,7 @@ def measure_occlusion(
     eye_share: float | None = None
     for polygon in references:
         area = _mask((h, w), polygon)
-        ref = area & lit
+        ref = area & lit  # lit pixels inside the photo
         if ref.sum() < 5 or ref.sum() < 0.5 * area.sum():
             continue
         ref_cr, ref_cb = float(np.median(cr[ref])), float(np.median(cb[ref]))
@@ -181,6 +201,10 @@ def measure_occlusion(
         mouth_nose_share = mn if mouth_nose_share is None else max(mouth_nose_share, mn)
         forehead_share = fh if forehead_share is None else max(forehead_share, fh)
 
+    if not measurable_mouth:
+        mouth_nose_share = None
+    if not measurable_forehead:
+        forehead_share = None
     skin_luma = _face_skin_luma(luma, cr, cb, face & lit, face)
     eye_luma = float(luma[eyes].mean()) if eyes.any() else skin_luma
     grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)

@@ -22,7 +22,7 @@ from checks import face as face_adapter
 from checks import occlusion, quality
 
 EXTRACTOR_VERSION = (
-    f"photo-7+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+    f"photo-8+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
 )
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
@@ -168,6 +168,7 @@ class FaceCrop:
     scale: float
     left: float
     top: float
+    inside: tuple[int, int, int, int]  # the part that comes from the photo (crop px: left, top, right, bottom)
 
     def from_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
         return box.scaled(self.scale, -self.left * self.scale, -self.top * self.scale)
@@ -191,7 +192,13 @@ def face_crop(rgb: npt.NDArray[np.uint8], box: face_adapter.FaceBox) -> FaceCrop
     scale = FACE_CROP_PX / float(side)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     pixels = cv2.resize(region, (FACE_CROP_PX, FACE_CROP_PX), interpolation=interp)
-    return FaceCrop(np.ascontiguousarray(pixels), scale, float(left), float(top))
+    inside = (
+        round((x0 - left) * scale),
+        round((y0 - top) * scale),
+        round((x1 - left) * scale),
+        round((y1 - top) * scale),
+    )
+    return FaceCrop(np.ascontiguousarray(pixels), scale, float(left), float(top), inside)
 
 
 @dataclass(frozen=True)
@@ -267,7 +274,7 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
-    occ = occlusion.measure_occlusion(crop.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip)
+    occ = occlusion.measure_occlusion(crop.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip, crop.inside)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,

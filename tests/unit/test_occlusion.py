@@ -149,3 +149,20 @@ def test_painted_occluders_are_flagged_in_the_right_region(sample: Sample, defau
     # Each occluder moves its own region's measurement, not much the other's.
     assert np.median(np.abs(m[:, 2] - m[:, 0])) < 0.1
     assert np.median(m[:, 1]) < np.median(m[:, 0]) - 0.4
+
+
+def test_a_face_cut_off_by_the_photo_edge_is_not_measured_there(sample: Sample) -> None:
+    """Below the nose the photo ends (a tight crop): no mouth-and-nose figure, rather than a wrong one."""
+    cut, kept = [], []
+    for rgb, m in sample.clear:
+        er, el, nose, d = _points(m)
+        h, w = rgb.shape[:2]
+        args = (tuple(er), tuple(el), tuple(nose))
+        cut.append(measure_occlusion(rgb, *args, inside=(0, 0, w, int(nose[1] + 0.1 * d))).mouth_nose_skin_share)
+        kept.append(measure_occlusion(rgb, *args, inside=(0, 0, w, h)).mouth_nose_skin_share)
+    assert np.mean([v is None for v in cut]) >= 0.95
+    # The whole photo inside: the same figures as without the argument.
+    full = [
+        measure_occlusion(rgb, *(tuple(p) for p in _points(m)[:3])).mouth_nose_skin_share for rgb, m in sample.clear
+    ]
+    assert kept == full
