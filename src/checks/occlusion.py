@@ -50,7 +50,7 @@ _MIN_SEED_SHARE = 0.05
 _CHROMA_TOLERANCE_SIGMAS = 2.5
 _MIN_CHROMA_TOLERANCE = 6.0
 _MIN_LUMA = 35  # darker pixels carry no reliable chroma
-_MIN_SHARE_IN_PHOTO = 0.5  # a region less inside the photo than this is not measured
+_MIN_SHARE_IN_PHOTO = 0.3  # a region less inside the photo than this is not measured
 
 # A pixel has the reference skin's colour when its (Cr, Cb) lies within this
 # distance of the reference's median. Skin within one face spreads about this
@@ -142,8 +142,8 @@ def measure_occlusion(
 
     ``inside`` (left, top, right, bottom) is the part of ``rgb`` that shows the
     photo itself when the rest is padding: only that part is measured, and a
-    region less than half inside the photo (a chin cut off by a tight crop) is
-    not measured at all.
+    region less than ``_MIN_SHARE_IN_PHOTO`` inside the photo (a tight crop
+    that ends at the nose) is not measured at all.
     """
     er, el, nose = (np.asarray(p, dtype=np.float64) for p in (right_eye, left_eye, nose_tip))
     d = float(np.linalg.norm(el - er))

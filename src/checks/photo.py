@@ -22,7 +22,7 @@ from checks import face as face_adapter
 from checks import occlusion, quality
 
 EXTRACTOR_VERSION = (
-    f"photo-8+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
+    f"photo-9+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
 )
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
