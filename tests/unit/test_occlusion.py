@@ -155,7 +155,7 @@ def test_a_face_cut_off_by_the_photo_edge_is_not_measured_there(sample: Sample) 
     """Below the nose the photo ends (a tight crop): no mouth-and-nose figure, rather than a wrong one."""
     cut, kept = [], []
     for rgb, m in sample.clear:
-        er, el, nose, d = _points(m)
+        er, el, nose, _d = _points(m)
         h, w = rgb.shape[:2]
         args = (tuple(er), tuple(el), tuple(nose))
         cut.append(measure_occlusion(rgb, *args, inside=(0, 0, w, int(nose[1]))).mouth_nose_skin_share)
