@@ -85,10 +85,9 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
             (ReasonCode.NO_FACE, {"measure": "face_count", "value": 0, "threshold": 1, "comparison": "<"}),
             *_exposure_reasons(m, policy, "photo_mean_luma"),
         ]
-        limit = policy.checks.clarity.min_photo_sharpness
-        if m.photo_sharpness is not None and m.photo_sharpness < limit:
-            evidence = {"measure": "photo_sharpness", "value": round(m.photo_sharpness, 1), "threshold": limit}
-            found.append((ReasonCode.BLURRY, {**evidence, "comparison": "<"}))
+        blurred = _below("photo_sharpness", m.photo_sharpness, policy.checks.clarity.min_photo_sharpness, 1)
+        if blurred:
+            found.append((ReasonCode.BLURRY, blurred))
         return found
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
     max_faces = policy.photos.max_faces[kind]  # type: ignore[index]
@@ -100,30 +99,12 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
             )
         )
     rules = policy.checks
-    if m.inter_eye_px is not None and m.inter_eye_px < rules.face.min_inter_eye_px:
-        out.append(
-            (
-                ReasonCode.FACE_TOO_SMALL,
-                {
-                    "measure": "inter_eye_px",
-                    "value": round(m.inter_eye_px, 1),
-                    "threshold": rules.face.min_inter_eye_px,
-                    "comparison": "<",
-                },
-            )
-        )
-    if m.sharpness is not None and m.sharpness < rules.clarity.min_sharpness:
-        out.append(
-            (
-                ReasonCode.BLURRY,
-                {
-                    "measure": "sharpness",
-                    "value": round(m.sharpness, 1),
-                    "threshold": rules.clarity.min_sharpness,
-                    "comparison": "<",
-                },
-            )
-        )
+    small = _below("inter_eye_px", m.inter_eye_px, rules.face.min_inter_eye_px, 1)
+    if small:
+        out.append((ReasonCode.FACE_TOO_SMALL, small))
+    blurred = _below("sharpness", m.sharpness, rules.clarity.min_sharpness, 1)
+    if blurred:
+        out.append((ReasonCode.BLURRY, blurred))
     out.extend(_exposure_reasons(m, policy, "face_mean_luma"))
     out.extend(_occlusion_reasons(m, policy))
     return out
@@ -144,37 +125,32 @@ def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list
     ]
 
 
+def _below(measure: str, value: float | None, threshold: float, digits: int) -> dict[str, Any] | None:
+    """Evidence that a measured ``value`` fell below ``threshold``; None if it did not or was not measured."""
+    if value is None or value >= threshold:
+        return None
+    return {"measure": measure, "value": round(value, digits), "threshold": threshold, "comparison": "<"}
+
+
 def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
     rules = policy.checks.occlusion
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
-    share = m.mouth_nose_skin_share
-    if share is not None and share < rules.min_mouth_nose_skin_share:
-        out.append(
-            (
-                ReasonCode.MOUTH_NOSE_OCCLUDED,
-                {
-                    "measure": "mouth_nose_skin_share",
-                    "value": round(share, 3),
-                    "threshold": rules.min_mouth_nose_skin_share,
-                    "comparison": "<",
-                },
-            )
-        )
+    mouth = _below("mouth_nose_skin_share", m.mouth_nose_skin_share, rules.min_mouth_nose_skin_share, 3)
+    if mouth:
+        out.append((ReasonCode.MOUTH_NOSE_OCCLUDED, mouth))
     ratio = m.eye_skin_luma_ratio
     if ratio is None:
         return out
-    eye_skin = m.eye_skin_share
-    # Dark eye boxes alone, or milder darkening where the eye detector sees neither eye.
-    threshold = rules.min_eye_skin_luma_ratio
-    evidence: dict[str, Any] = {"measure": "eye_skin_luma_ratio", "value": round(ratio, 3), "comparison": "<"}
-    if m.eyes_seen == 0 and ratio < rules.unseen_eyes_min_luma_ratio:
-        threshold = rules.unseen_eyes_min_luma_ratio
-        evidence["detail"] = "the eye detector sees neither eye"
-    if ratio < threshold:
-        out.append((ReasonCode.EYES_OCCLUDED, {**evidence, "threshold": threshold}))
-    elif eye_skin is not None and eye_skin < rules.min_eye_skin_share:
-        evidence = {"measure": "eye_skin_share", "value": round(eye_skin, 3), "comparison": "<"}
-        out.append((ReasonCode.EYES_OCCLUDED, {**evidence, "threshold": rules.min_eye_skin_share}))
+    # Milder darkening where the eye detector sees neither eye, dark eye boxes
+    # alone, or eye boxes without the skin around the eyes.
+    unseen = _below("eye_skin_luma_ratio", ratio, rules.unseen_eyes_min_luma_ratio, 3) if m.eyes_seen == 0 else None
+    eyes = (
+        (unseen and {**unseen, "detail": "the eye detector sees neither eye"})
+        or _below("eye_skin_luma_ratio", ratio, rules.min_eye_skin_luma_ratio, 3)
+        or _below("eye_skin_share", m.eye_skin_share, rules.min_eye_skin_share, 3)
+    )
+    if eyes:
+        out.append((ReasonCode.EYES_OCCLUDED, eyes))
     return out
 
 

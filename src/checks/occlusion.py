@@ -179,9 +179,8 @@ def measure_occlusion(
         _box(er - 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),  # temples
         _box(el + 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),
     )
-    mouth_nose_share: float | None = None
-    forehead_share: float | None = None
-    eye_share: float | None = None
+    # Per usable reference: the mouth-and-nose, forehead and eye skin shares.
+    readings: list[tuple[float, float, float]] = []
     for polygon in references:
         area = _mask((h, w), polygon)
         ref = area & lit  # lit pixels inside the photo
@@ -193,14 +192,15 @@ def measure_occlusion(
         if not (_SEED_CR[0] <= ref_cr <= _SEED_CR[1] and _SEED_CB[0] <= ref_cb <= _SEED_CB[1]):
             continue  # a cap, dark hair or a lens over the reference, not skin
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
-        mn = _share(skin_like, mouth_nose)
-        fh = _share(skin_like, forehead)
-        if mouth_nose_share is None or mn > mouth_nose_share:
-            # The eyes are read against the reference that best matches the lower face's skin.
-            eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
-        mouth_nose_share = mn if mouth_nose_share is None else max(mouth_nose_share, mn)
-        forehead_share = fh if forehead_share is None else max(forehead_share, fh)
-
+        eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
+        readings.append((_share(skin_like, mouth_nose), _share(skin_like, forehead), eye_share))
+    mouth_nose_share = forehead_share = eye_skin_share = None
+    if readings:
+        # Each region takes the reference that matches it best; the eyes are read
+        # against the reference that best matches the lower face's skin.
+        best_lower = max(readings, key=lambda r: r[0])
+        mouth_nose_share, eye_skin_share = best_lower[0], best_lower[2]
+        forehead_share = max(r[1] for r in readings)
     if not measurable_mouth:
         mouth_nose_share = None
     if not measurable_forehead:
@@ -211,7 +211,7 @@ def measure_occlusion(
     return OcclusionMeasurement(
         mouth_nose_skin_share=mouth_nose_share,
         forehead_skin_share=forehead_share,
-        eye_skin_share=eye_share,
+        eye_skin_share=eye_skin_share,
         eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
         eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
     )

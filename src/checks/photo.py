@@ -111,20 +111,27 @@ def find_faces(rgb: npt.NDArray[np.uint8]) -> tuple[WorkingImage, list[face_adap
     the same HOG pass, so at no extra cost): it is better to measure a half
     hidden face and say what hides it than to report no face at all.
     """
+    copies: dict[int, WorkingImage] = {}
+
+    def copy(side: int) -> WorkingImage:
+        if side not in copies:
+            copies[side] = working_image(rgb, side)
+        return copies[side]
+
     for side in YUNET_SIDES_PX:
-        work = working_image(rgb, side)
+        work = copy(side)
         found = face_adapter.detect_yunet(work.pixels, YUNET_MIN_SCORE)
         if not found:
             continue
         if side < WORK_MAX_SIDE_PX and len(_distinct_faces(work, found, YUNET_MIN_SCORE)) > 1:
             # Another face may be there. Small copies score second faces unreliably
             # (spurious ones higher, real ones lower), so count them on the 640 px copy.
-            fine = working_image(rgb, WORK_MAX_SIDE_PX)
+            fine = copy(WORK_MAX_SIDE_PX)
             fine_found = face_adapter.detect_yunet(fine.pixels, YUNET_MIN_SCORE)
             if fine_found:
                 return fine, _distinct_faces(fine, fine_found)
         return work, _distinct_faces(work, found)
-    work = working_image(rgb)
+    work = copy(WORK_MAX_SIDE_PX)
     candidates = face_adapter.detect(work.pixels, upsample=1 if work.scale < 1.0 else 0, min_score=WEAK_HOG_SCORE)
     confident = [b for b in candidates if b.score >= 0.0]
     if confident:
