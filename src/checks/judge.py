@@ -138,6 +138,19 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
     mouth = _below("mouth_nose_skin_share", m.mouth_nose_skin_share, rules.min_mouth_nose_skin_share, 3)
     if mouth:
         out.append((ReasonCode.MOUTH_NOSE_OCCLUDED, mouth))
+    cover = m.head_cover_share
+    if cover is not None and cover > rules.max_head_cover_share:
+        out.append(
+            (
+                ReasonCode.HEAD_COVERED,
+                {
+                    "measure": "head_cover_share",
+                    "value": round(cover, 3),
+                    "threshold": rules.max_head_cover_share,
+                    "comparison": ">",
+                },
+            )
+        )
     ratio = m.eye_skin_luma_ratio
     if ratio is None:
         return out

@@ -19,6 +19,12 @@ skin range (a cap's brim, a lens) says nothing about skin and is not used;
 with no usable reference the share is not measured.
 The forehead share is measured the same way.
 
+Head covering (attire): a hat, cap or scarf covers the band between the brows
+and the hairline with something that is neither the face's skin (any usable
+reference's chroma) nor hair (dark, or dim and nearly neutral). The band's
+share of such pixels is the head cover share. A black cap reads as hair, so
+this measure finds coloured and light coverings only.
+
 Eyes: lenses cover the skin around the eyes as well, so the eye boxes hold
 almost no pixel of the skin's chroma (the eye skin share, read against the
 reference that best matches the lower face). Sunglasses also make the eye
@@ -40,7 +46,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-5"
+OCCLUSION_VERSION = "occlusion-6"
 
 # Chai & Ngan's skin chroma range (YCrCb): seeds the face's own skin estimate, and a skin
 # reference must lie inside it.
@@ -60,6 +66,12 @@ SKIN_CHROMA_RADIUS = 8.0
 # neutral grey (128, 128); skin in colour photos lies 9 to 48 away.
 MIN_REFERENCE_SATURATION = 8.0
 
+# Hair, for the head cover share: darker than this luma, or dimmer than
+# _HAIR_DIM_LUMA with chroma within _HAIR_MAX_CHROMA of neutral grey.
+_HAIR_DARK_LUMA = 70
+_HAIR_DIM_LUMA = 110
+_HAIR_MAX_CHROMA = 20.0
+
 # Eye visibility: the upper face is resampled so the eyes are this many px apart.
 _EYE_CROP_DISTANCE_PX = 64
 _EYE_HIT_RADIUS = 0.25  # a detection counts for an eye whose centre is this close (in d)
@@ -72,6 +84,7 @@ class OcclusionMeasurement:
     eye_skin_share: float | None  # 0..1, mean over both eye boxes; None likewise
     eye_skin_luma_ratio: float  # mean luma of the eye boxes / mean luma of the face's skin
     eyes_seen: int  # 0, 1 or 2: landmark eyes that the eye detector confirms
+    head_cover_share: float | None = None  # 0..1 of the band above the brows; None when not measurable
 
 
 Point = tuple[float, float]
@@ -166,13 +179,15 @@ def measure_occlusion(
     face = _mask((h, w), _box(mid + 0.45 * d * axis_y, axis_x, axis_y, 1.0 * d, 1.25 * d))
     mouth_nose = _mask((h, w), _box(nose + 0.45 * d * axis_y, axis_x, axis_y, 0.5 * d, 0.55 * d))
     forehead = _mask((h, w), _box(mid - 0.6 * d * axis_y, axis_x, axis_y, 0.6 * d, 0.2 * d))
+    head_band = _mask((h, w), _box(mid - 0.85 * d * axis_y, axis_x, axis_y, 0.7 * d, 0.25 * d))
     eye_r = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d))
     eye_l = _mask((h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d))
     eyes = eye_r | eye_l
     measurable_mouth = _share(in_photo, mouth_nose) >= _MIN_SHARE_IN_PHOTO
     measurable_forehead = _share(in_photo, forehead) >= _MIN_SHARE_IN_PHOTO
-    mouth_nose, forehead, eye_r, eye_l, eyes, face = (
-        region & in_photo for region in (mouth_nose, forehead, eye_r, eye_l, eyes, face)
+    measurable_head = _share(in_photo, head_band) >= _MIN_SHARE_IN_PHOTO
+    mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face = (
+        region & in_photo for region in (mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face)
     )
     references = (
         _box(mid - 0.35 * d * axis_y, axis_x, axis_y, 0.25 * d, 0.15 * d),  # brow between the eyes
@@ -181,6 +196,7 @@ def measure_occlusion(
     )
     # Per usable reference: the mouth-and-nose, forehead and eye skin shares.
     readings: list[tuple[float, float, float]] = []
+    any_skin = np.zeros((h, w), dtype=bool)  # the chroma of any usable reference
     for polygon in references:
         area = _mask((h, w), polygon)
         ref = area & lit  # lit pixels inside the photo
@@ -192,9 +208,14 @@ def measure_occlusion(
         if not (_SEED_CR[0] <= ref_cr <= _SEED_CR[1] and _SEED_CB[0] <= ref_cb <= _SEED_CB[1]):
             continue  # a cap, dark hair or a lens over the reference, not skin
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
+        any_skin |= skin_like
         eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
         readings.append((_share(skin_like, mouth_nose), _share(skin_like, forehead), eye_share))
-    mouth_nose_share = forehead_share = eye_skin_share = None
+    mouth_nose_share = forehead_share = eye_skin_share = head_cover_share = None
+    if readings and measurable_head and head_band.any():
+        chroma = np.hypot(cr - 128.0, cb - 128.0)
+        hair = (luma < _HAIR_DARK_LUMA) | ((luma < _HAIR_DIM_LUMA) & (chroma <= _HAIR_MAX_CHROMA) & ~any_skin)
+        head_cover_share = _share(~any_skin & ~hair, head_band)
     if readings:
         # Each region takes the reference that matches it best; the eyes are read
         # against the reference that best matches the lower face's skin.
@@ -214,6 +235,7 @@ def measure_occlusion(
         eye_skin_share=eye_skin_share,
         eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
         eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
+        head_cover_share=head_cover_share,
     )
 
 

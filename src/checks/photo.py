@@ -11,7 +11,8 @@ landmarks, descriptor and occlusion on a crop resampled to a fixed size (see
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import cv2
@@ -21,9 +22,42 @@ import numpy.typing as npt
 from checks import face as face_adapter
 from checks import occlusion, quality
 
-EXTRACTOR_VERSION = (
-    f"photo-9+{face_adapter.FACE_ADAPTER_VERSION}+{quality.QUALITY_VERSION}+{occlusion.OCCLUSION_VERSION}"
-)
+# A measurement has three parts, each with its own version: the faces part
+# (detection, landmarks, descriptor), clarity (sharpness and exposure) and
+# occlusion. Clarity and occlusion are measured where the faces part says the
+# face is, so a new faces version recomputes everything, while a new clarity
+# or occlusion version recomputes only that part (see ``reusable_parts``).
+EXTRACTOR_PARTS: dict[str, str] = {
+    "faces": f"photo-10/{face_adapter.FACE_ADAPTER_VERSION}",
+    "clarity": quality.QUALITY_VERSION,
+    "occlusion": occlusion.OCCLUSION_VERSION,
+}
+
+
+def compose_version(parts: Mapping[str, str]) -> str:
+    return ";".join(f"{name}={parts[name]}" for name in EXTRACTOR_PARTS)
+
+
+def split_version(version: str) -> dict[str, str]:
+    """The part versions inside an extractor version; {} for a version without parts."""
+    out: dict[str, str] = {}
+    for item in version.split(";"):
+        name, sep, value = item.partition("=")
+        if sep:
+            out[name] = value
+    return out
+
+
+EXTRACTOR_VERSION = compose_version(EXTRACTOR_PARTS)
+
+
+def reusable_parts(version: str) -> frozenset[str]:
+    """Parts of a measurement made by extractor ``version`` that the current extractor would measure alike."""
+    old = split_version(version)
+    if old.get("faces") != EXTRACTOR_PARTS["faces"]:
+        return frozenset()
+    return frozenset(name for name, current in EXTRACTOR_PARTS.items() if old.get(name) == current)
+
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
 # this order, until it finds a face: 320 px finds almost every face at a
@@ -183,6 +217,9 @@ class FaceCrop:
     def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
         return (p[0] / self.scale + self.left, p[1] / self.scale + self.top)
 
+    def point_from_original(self, p: tuple[float, ...]) -> tuple[float, float]:
+        return ((p[0] - self.left) * self.scale, (p[1] - self.top) * self.scale)
+
 
 def face_crop(rgb: npt.NDArray[np.uint8], box: face_adapter.FaceBox) -> FaceCrop:
     """``box`` (original px) with its context, resampled to ``FACE_CROP_PX``; the photo's edge is replicated."""
@@ -230,12 +267,17 @@ class PhotoMeasurement:
     eye_skin_luma_ratio: float | None = None
     eyes_seen: int | None = None
     eye_skin_share: float | None = None
+    head_cover_share: float | None = None
     descriptor: tuple[float, ...] | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_part(self, part: str, source: PhotoMeasurement) -> PhotoMeasurement:
+        """This measurement with ``part``'s fields taken from ``source``."""
+        return replace(self, **{name: getattr(source, name) for name in PART_FIELDS[part]})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PhotoMeasurement:
@@ -246,6 +288,31 @@ class PhotoMeasurement:
         return cls(**values)
 
 
+PART_FIELDS: dict[str, tuple[str, ...]] = {
+    "faces": (
+        "width_px",
+        "height_px",
+        "face_count",
+        "detection_score",
+        "face_box",
+        "face_width_px",
+        "landmarks",
+        "inter_eye_px",
+        "descriptor",
+    ),
+    "clarity": ("sharpness", "mean_luma", "dark_share", "bright_share", "photo_sharpness"),
+    "occlusion": (
+        "mouth_nose_skin_share",
+        "forehead_skin_share",
+        "eye_skin_luma_ratio",
+        "eyes_seen",
+        "eye_skin_share",
+        "head_cover_share",
+    ),
+}
+assert sorted(n for names in PART_FIELDS.values() for n in names) == sorted(f.name for f in fields(PhotoMeasurement))
+
+
 def _clip_box(box: face_adapter.FaceBox, w: int, h: int) -> tuple[int, int, int, int]:
     left = max(0, int(np.floor(box.left)))
     top = max(0, int(np.floor(box.top)))
@@ -254,34 +321,37 @@ def _clip_box(box: face_adapter.FaceBox, w: int, h: int) -> tuple[int, int, int,
     return left, top, right, bottom
 
 
-def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
-    """Measure an RGB ``uint8`` image of shape (h, w, 3)."""
+def measure_photo(
+    rgb: npt.NDArray[np.uint8], reuse: PhotoMeasurement | None = None, parts: frozenset[str] = frozenset()
+) -> PhotoMeasurement:
+    """Measure an RGB ``uint8`` image of shape (h, w, 3).
+
+    ``reuse``: an earlier measurement of the same photo whose ``parts`` (see
+    ``reusable_parts``) are still current; those are taken from it, the rest
+    measured. Without the faces part everything is measured.
+    """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
+    if reuse is None or "faces" not in parts:
+        found = _measure_faces(rgb)
+        parts = frozenset()
+    else:
+        found = reuse
+    grey = quality.to_grey(rgb)
+    clarity = found if "clarity" in parts else _measure_clarity(grey, found)
+    occluded = found if "occlusion" in parts else _measure_occlusion(rgb, found)
+    return found.with_part("clarity", clarity).with_part("occlusion", occluded)
+
+
+def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
     h, w = rgb.shape[:2]
     work, detections = find_faces(rgb)
-    grey = quality.to_grey(rgb)
     if not detections:
-        whole = quality.exposure(grey)
-        return PhotoMeasurement(
-            width_px=w,
-            height_px=h,
-            face_count=0,
-            mean_luma=whole.mean_luma,
-            dark_share=whole.dark_share,
-            bright_share=whole.bright_share,
-            photo_sharpness=quality.sharpness(grey) if min(h, w) >= 4 else None,
-        )
+        return PhotoMeasurement(width_px=w, height_px=h, face_count=0)
     best = detections[0]
     box = work.to_original(best)
     crop = face_crop(rgb, box)
     eyes, descriptor = face_adapter.landmarks_and_encoding(crop.pixels, crop.from_original(box))
-    left, top, right, bottom = _clip_box(box, w, h)
-    region = grey[top:bottom, left:right]
-    if region.shape[0] < 4 or region.shape[1] < 4:
-        region = grey
-    exp = quality.exposure(region)
-    occ = occlusion.measure_occlusion(crop.pixels, eyes.right_eye, eyes.left_eye, eyes.nose_tip, crop.inside)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -293,14 +363,62 @@ def measure_photo(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
             v for point in (eyes.right_eye, eyes.left_eye, eyes.nose_tip) for v in crop.point_to_original(point)
         ),
         inter_eye_px=eyes.inter_eye_px / crop.scale,
+        descriptor=tuple(float(v) for v in descriptor),
+    )
+
+
+def _face_box(m: PhotoMeasurement) -> face_adapter.FaceBox | None:
+    if not m.face_count or m.face_box is None:
+        return None
+    return face_adapter.FaceBox(*m.face_box, score=m.detection_score or 0.0)
+
+
+def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+    """Sharpness and exposure of the face region; of the whole photo when no face was found."""
+    h, w = grey.shape[:2]
+    box = _face_box(m)
+    if box is None:
+        whole = quality.exposure(grey)
+        return PhotoMeasurement(
+            width_px=w,
+            height_px=h,
+            face_count=0,
+            mean_luma=whole.mean_luma,
+            dark_share=whole.dark_share,
+            bright_share=whole.bright_share,
+            photo_sharpness=quality.sharpness(grey) if min(h, w) >= 4 else None,
+        )
+    left, top, right, bottom = _clip_box(box, w, h)
+    region = grey[top:bottom, left:right]
+    if region.shape[0] < 4 or region.shape[1] < 4:
+        region = grey
+    exp = quality.exposure(region)
+    return PhotoMeasurement(
+        width_px=w,
+        height_px=h,
+        face_count=m.face_count,
         sharpness=quality.sharpness(region),
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,
         bright_share=exp.bright_share,
+    )
+
+
+def _measure_occlusion(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+    box = _face_box(m)
+    if box is None or m.landmarks is None:
+        return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count)
+    crop = face_crop(rgb, box)
+    right_eye, left_eye, nose_tip = (crop.point_from_original(m.landmarks[i : i + 2]) for i in (0, 2, 4))
+    occ = occlusion.measure_occlusion(crop.pixels, right_eye, left_eye, nose_tip, crop.inside)
+    return PhotoMeasurement(
+        width_px=m.width_px,
+        height_px=m.height_px,
+        face_count=m.face_count,
         mouth_nose_skin_share=occ.mouth_nose_skin_share,
         forehead_skin_share=occ.forehead_skin_share,
         eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
         eyes_seen=occ.eyes_seen,
         eye_skin_share=occ.eye_skin_share,
-        descriptor=tuple(float(v) for v in descriptor),
+        head_cover_share=occ.head_cover_share,
     )

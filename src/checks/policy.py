@@ -38,6 +38,7 @@ class ReasonCode(StrEnum):
     TOO_BRIGHT = "TOO_BRIGHT"
     EYES_OCCLUDED = "EYES_OCCLUDED"
     MOUTH_NOSE_OCCLUDED = "MOUTH_NOSE_OCCLUDED"
+    HEAD_COVERED = "HEAD_COVERED"
     FACE_MISMATCH = "FACE_MISMATCH"
     FACE_MATCH_UNCERTAIN = "FACE_MATCH_UNCERTAIN"
     ID_EXPIRED = "ID_EXPIRED"
@@ -49,6 +50,7 @@ DEFAULT_SEVERITY: dict[ReasonCode, Severity] = {
     **{code: Severity.FAIL for code in ReasonCode},
     ReasonCode.FACE_MATCH_UNCERTAIN: Severity.REVIEW,
     ReasonCode.ID_LEGACY_NUMBER: Severity.REVIEW,
+    ReasonCode.HEAD_COVERED: Severity.REVIEW,  # attire: a person looks unless the policy says fail
 }
 
 
@@ -120,6 +122,8 @@ class OcclusionRules(_Strict):
     unseen_eyes_min_luma_ratio: float = Field(ge=0, le=2)
     # Share of the eye boxes with the face's skin chroma (lenses cover the eyelids too).
     min_eye_skin_share: float = Field(ge=0, le=1)
+    # Share of the band above the brows covered by neither skin nor hair (a hat, a scarf).
+    max_head_cover_share: float = Field(ge=0, le=1)
 
 
 class MatchRules(_Strict):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks import variants
-from checks.photo import EXTRACTOR_VERSION, measure_photo
+from checks.photo import EXTRACTOR_VERSION, PhotoMeasurement, measure_photo, reusable_parts
 from scanner.photos import PhotoReadError, decode_photo, read_photo
 
 # Derived variants (for calibration): name -> function(rgb, parameter).
@@ -28,6 +28,12 @@ class PhotoTask:
     uri: str
     variant: str | None = None  # measure a derived copy instead of the photo itself
     variant_param: float = 0.0
+    # An earlier measurement of the photo with the sha256 recorded for it, and
+    # its extractor version: parts still current are reused when the file's
+    # sha256 is still that one.
+    cached_sha256: str | None = None
+    cached_version: str | None = None
+    cached: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,10 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
         rgb = decode_photo(photo)
         if task.variant is not None:
             rgb = VARIANTS[task.variant](rgb, task.variant_param)
-        measurement = measure_photo(rgb).to_dict()
+        reuse, parts = None, frozenset[str]()
+        if task.cached is not None and task.cached_version and task.cached_sha256 == sha256 and task.variant is None:
+            reuse, parts = PhotoMeasurement.from_dict(task.cached), reusable_parts(task.cached_version)
+        measurement = measure_photo(rgb, reuse, parts).to_dict()
         return PhotoOutcome(task.photo_id, sha256, size, measurement, None, time.perf_counter() - started)
     except PhotoReadError as exc:
         return PhotoOutcome(task.photo_id, sha256, size, None, str(exc), time.perf_counter() - started)

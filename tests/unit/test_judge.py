@@ -190,6 +190,26 @@ def test_no_skin_in_the_eye_boxes_means_eyes_occluded(default_policy: Policy) ->
     assert judge(subject({"id_portrait": good_photo(), "live": seen}), default_policy, TODAY).verdict is Verdict.PASS
 
 
+def test_a_covered_head_goes_to_review_unless_the_policy_says_fail(default_policy: Policy) -> None:
+    limit = default_policy.checks.occlusion.max_head_cover_share
+    capped = good_photo(head_cover_share=limit + 0.1)
+    j = judge(subject({"id_portrait": good_photo(), "live": capped}), default_policy, TODAY)
+    reason = only(j, ReasonCode.HEAD_COVERED)
+    assert (reason.measure, reason.threshold, reason.comparison, reason.photo_kind) == (
+        "head_cover_share",
+        limit,
+        ">",
+        "live",
+    )
+    assert reason.severity is Severity.REVIEW and j.verdict is Verdict.REVIEW
+    at_limit = good_photo(head_cover_share=limit)
+    assert (
+        judge(subject({"id_portrait": good_photo(), "live": at_limit}), default_policy, TODAY).verdict is Verdict.PASS
+    )
+    strict = default_policy.model_copy(update={"severity": {**default_policy.severity, "HEAD_COVERED": "fail"}})
+    assert judge(subject({"id_portrait": good_photo(), "live": capped}), strict, TODAY).verdict is Verdict.FAIL
+
+
 def test_no_face_keeps_only_whole_photo_exposure(default_policy: Policy) -> None:
     # Without a face, sharpness and size mean nothing, but exposure of the whole
     # photo explains why no face was found.

@@ -1,0 +1,61 @@
+"""A measurement is three versioned parts; a new part version recomputes that part alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from checks import face as face_adapter
+from checks import photo
+from checks.photo import EXTRACTOR_PARTS, PhotoMeasurement, compose_version, measure_photo, reusable_parts
+from scanner.photos import decode_photo, read_photo
+
+FILES = (
+    "identities/afdb_qiwei/02.jpg",
+    "clarity/obama_480p.jpg",
+    "occlusion/sunglasses/unknown_selfie_sunglasses_049.jpeg",
+)
+
+
+def test_reusable_parts_follow_the_part_versions() -> None:
+    assert reusable_parts(compose_version(EXTRACTOR_PARTS)) == {"faces", "clarity", "occlusion"}
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "occlusion": "occlusion-0"})) == {"faces", "clarity"}
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "clarity": "quality-0"})) == {"faces", "occlusion"}
+    # Clarity and occlusion are measured where the faces part found the face.
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "faces": "photo-0/face-0"})) == set()
+    assert reusable_parts("photo-9+face-2+quality-1+occlusion-5") == set()  # before parts existed
+
+
+@pytest.mark.faces
+def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
+    faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [decode_photo(read_photo(str(faces_dir / f))) for f in FILES]
+    full = [measure_photo(rgb) for rgb in images]
+    assert all(m.face_count for m in full)
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the faces part was recomputed")
+
+    monkeypatch.setattr(photo, "find_faces", forbidden)
+    monkeypatch.setattr(face_adapter, "landmarks_and_encoding", forbidden)
+    for rgb, m in zip(images, full, strict=True):
+        stale = replace(m, mouth_nose_skin_share=-1.0, eye_skin_luma_ratio=-1.0, eyes_seen=-1, head_cover_share=-1.0)
+        again = measure_photo(rgb, stale, frozenset({"faces", "clarity"}))
+        assert again == m  # occlusion measured anew, the same as a full measurement
+        blurred_clarity = replace(m, sharpness=-1.0, mean_luma=-1.0)
+        assert measure_photo(rgb, blurred_clarity, frozenset({"faces", "occlusion"})) == m
+        # Every part current: nothing is measured, the stored values come back.
+        assert measure_photo(rgb, stale, frozenset({"faces", "clarity", "occlusion"})) == stale
+
+
+@pytest.mark.faces
+def test_without_the_faces_part_everything_is_measured(faces_dir: Path) -> None:
+    rgb = decode_photo(read_photo(str(faces_dir / FILES[1])))
+    m = measure_photo(rgb)
+    wrong = replace(m, face_box=(0.0, 0.0, 10.0, 10.0), sharpness=-1.0, descriptor=tuple(np.zeros(128).tolist()))
+    assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion"})) == m
+    assert PhotoMeasurement.from_dict(m.to_dict()) == m
