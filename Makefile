@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test lint typecheck check bench bench-cost clean
+.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,6 +41,9 @@ bench: setup
 
 bench-cost: setup
 	$(VENV)/bin/python bench/checks_cost.py
+
+bench-scale: setup
+	$(VENV)/bin/python bench/rescan_scale.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -37,10 +37,17 @@ class Reason:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["code"] = self.code.value
-        out["severity"] = self.severity.value
-        return out
+        # Written out rather than dataclasses.asdict: a re-judge of the base calls this millions of times.
+        return {
+            "code": self.code.value,
+            "severity": self.severity.value,
+            "photo_kind": self.photo_kind,
+            "measure": self.measure,
+            "value": self.value,
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)

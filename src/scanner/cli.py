@@ -114,33 +114,92 @@ def rescan(
         Optional[int],  # noqa: UP045
         typer.Option("--workers", min=1, help="Worker processes (default: the machine's cores)."),
     ] = None,
+    cluster: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--cluster",
+            help="Measure photos on a Dask cluster: tcp://HOST:8786 (a running scheduler), or local:N "
+            "(start N local workers).",
+        ),
+    ] = None,
     as_of: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--as-of", help="Judge ID expiry as of this date, YYYY-MM-DD (default: today)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar (for cron).")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option("--preview", help="Write findings marked as preview: see a policy's impact; no case changes."),
+    ] = False,
+    resume: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--resume", help="Continue run RUN (killed or interrupted) after its last finished shard."),
+    ] = None,
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash",
+            help="Read and hash every photo again instead of trusting the sha256 recorded at the last scan "
+            "(only photos whose bytes changed are decoded).",
+        ),
+    ] = False,
+    photo_timeout: Annotated[
+        float,
+        typer.Option("--photo-timeout", min=1, help="Seconds one photo may take before its worker is stopped."),
+    ] = 120.0,
+    page_size: Annotated[int, typer.Option("--page-size", min=1, help="Subscribers per shard (commit unit).")] = 1000,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No progress bar: JSON log lines on standard error (for cron).")
+    ] = False,
     database: DatabaseOpt = None,
 ) -> None:
-    """Judge every subscriber under a policy and write one finding each."""
+    """Judge every subscriber under a policy and write one finding each (resumable, cached, previewable)."""
     from scanner.console import console, reason_table, scan_progress, verdict_table
     from scanner.db import open_engine
     from scanner.policyfile import load_policy
+    from scanner.rescan import RescanError
     from scanner.rescan import rescan as run_rescan
 
+    if workers is not None and cluster is not None:
+        raise _fail("--workers and --cluster cannot be combined (a cluster has its own workers)")
     try:
-        loaded = load_policy(policy)
+        loaded = load_policy(policy) if (policy is not None or resume is None) else None
     except PolicyError as exc:
         raise _fail(str(exc)) from None
+    if resume is not None and (as_of is not None or preview):
+        raise _fail("--resume continues a run with its own as-of date and mode; drop --as-of and --preview")
     today = _today(as_of)
     engine = open_engine(database)
-    with scan_progress(quiet) as (on_start, on_progress):
-        run = run_rescan(engine, loaded, as_of=today, workers=workers, on_start=on_start, on_progress=on_progress)
+    try:
+        with scan_progress(quiet) as (on_start, on_progress):
+            run = run_rescan(
+                engine,
+                loaded,
+                as_of=today,
+                workers=workers,
+                cluster=cluster,
+                preview=preview,
+                resume=resume,
+                rehash=rehash,
+                photo_timeout=photo_timeout,
+                page_size=page_size,
+                on_start=on_start,
+                on_progress=on_progress,
+            )
+    except (RescanError, ValueError) as exc:
+        raise _fail(str(exc)) from None
     totals = run.totals
+    if quiet:
+        from scanner.console import log_line
+
+        keys = ("subscribers", "photos", "measured_photos", "cached_photos", "unreadable_photos", "verdicts")
+        log_line("finished", run=run.id, mode=run.mode, **{k: totals.get(k) for k in (*keys, "wall_seconds")})
+        return
     console.print(verdict_table(totals))
     if totals.get("reasons"):
         console.print(reason_table(totals))
     console.print(
-        f"run {run.id} finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
+        f"run {run.id} ({run.mode}) finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
+        f"({totals['measured_photos']} measured, {totals['cached_photos']} from the measurement cache) "
         f"in {totals['wall_seconds']:.1f} s ({totals['photos_per_second'] or 0:.1f} photos/s); "
         f"see `realname report {run.id}`",
         highlight=False,
@@ -230,7 +289,19 @@ def demo(
     console.print(f"demo base: {base.subscribers} subscribers written to {base.csv_path}", highlight=False)
     url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
     import_command(base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True, database=url)
-    rescan(policy=None, workers=workers, as_of=None, quiet=False, database=url)
+    rescan(
+        policy=None,
+        workers=workers,
+        cluster=None,
+        as_of=None,
+        preview=False,
+        resume=None,
+        rehash=False,
+        photo_timeout=120.0,
+        page_size=1000,
+        quiet=False,
+        database=url,
+    )
     report(run=None, format="text", verdict=None, output=None, limit=40, database=url)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,11 +39,51 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:.1f} photo/s" if speed else "-- photo/s", style="cyan")
 
 
+def log_line(event: str, **fields: Any) -> None:
+    """One JSON object per line on standard error, for cron and log collectors."""
+    record = {"ts": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "event": event, **fields}
+    sys.stderr.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stderr.flush()
+
+
+def _progress_fields(p: ScanProgress) -> dict[str, Any]:
+    rate, eta = p.rate(), p.eta_seconds()
+    return {
+        "photos_done": p.photos_done,
+        "photos_total": p.photos_total,
+        "subscribers_done": p.subscribers_done,
+        "subscribers_total": p.subscribers_total,
+        "photos_per_second": round(rate, 2) if rate else None,
+        "eta_seconds": round(eta) if eta is not None else None,
+        "failures": p.failures,
+        "unreadable": p.unreadable,
+        "measured": p.measured,
+        "from_cache": p.from_cache,
+    }
+
+
 @contextmanager
-def scan_progress(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
-    """Yields ``(on_start, on_progress)`` callbacks for ``rescan``."""
+def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[tuple[Any, Any]]:
+    """Yields ``(on_start, on_progress)`` callbacks for ``rescan``: a progress bar,
+    or with ``quiet`` a JSON log line at the start and at most every ``every_seconds``."""
     if quiet:
-        yield (lambda run, p: None), (lambda p: None)
+        last = [time.monotonic()]
+
+        def start_line(run: Any, p: ScanProgress) -> None:
+            log_line(
+                "started",
+                run=run.id,
+                mode=run.mode,
+                policy=f"{run.policy_name} {run.policy_version}",
+                **_progress_fields(p),
+            )
+
+        def progress_line(p: ScanProgress) -> None:
+            if time.monotonic() - last[0] >= every_seconds:
+                last[0] = time.monotonic()
+                log_line("progress", **_progress_fields(p))
+
+        yield start_line, progress_line
         return
     bar = Progress(
         TextColumn("[bold]rescan[/]"),
@@ -56,8 +99,13 @@ def scan_progress(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
     state: dict[str, Any] = {}
 
     def on_start(run: Any, p: ScanProgress) -> None:
-        err_console.print(f"run [bold]{run.id}[/]: policy {run.policy_name} {run.policy_version}, as of {run.as_of}")
-        state["task"] = bar.add_task("photos", total=p.photos_total, failures=0, unreadable=0)
+        err_console.print(
+            f"run [bold]{run.id}[/] ({run.mode}): policy {run.policy_name} {run.policy_version}, as of {run.as_of}"
+            + (f"; continuing after {p.subscribers_done} subscribers already judged" if p.subscribers_done else "")
+        )
+        state["task"] = bar.add_task(
+            "photos", total=p.photos_total, completed=p.photos_done, failures=p.failures, unreadable=p.unreadable
+        )
 
     def on_progress(p: ScanProgress) -> None:
         if "task" in state:

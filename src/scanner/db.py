@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -36,15 +37,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+# JSON columns (measurements, findings' evidence) go through orjson: a re-judge of
+# the whole base reads and writes millions of them.
+_JSON = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30})
+        eng = create_engine(url, connect_args={"timeout": 30}, **_JSON)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_JSON)
 
 
 def alembic_config(url: str) -> Config:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks import variants
-from checks.photo import EXTRACTOR_VERSION, PhotoMeasurement, measure_photo, reusable_parts
+from checks.photo import EXTRACTOR_PARTS, EXTRACTOR_VERSION, PhotoMeasurement, measure_photo, reusable_parts
 from scanner.photos import PhotoReadError, decode_photo, read_photo
 
 # Derived variants (for calibration): name -> function(rgb, parameter).
@@ -45,6 +45,7 @@ class PhotoOutcome:
     error: str | None
     seconds: float
     extractor_version: str = EXTRACTOR_VERSION
+    reused_all: bool = False  # the file still has the cached sha256 and every part was current: not decoded
 
 
 def measure_task(task: PhotoTask) -> PhotoOutcome:
@@ -54,6 +55,12 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
     try:
         photo = read_photo(task.uri)
         sha256, size = photo.sha256, len(photo.data)
+        if task.variant is None and task.cached is not None and task.cached_sha256 == sha256:
+            parts = reusable_parts(task.cached_version or "")
+            if parts == set(EXTRACTOR_PARTS):
+                return PhotoOutcome(
+                    task.photo_id, sha256, size, task.cached, None, time.perf_counter() - started, reused_all=True
+                )
         rgb = decode_photo(photo)
         if task.variant is not None:
             rgb = VARIANTS[task.variant](rgb, task.variant_param)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -58,13 +58,40 @@ class ScanRun(SQLModel, table=True):
     started_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
     totals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # How the run was started (executor, page size, options), so `--resume` continues alike.
+    options: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ScanShard(SQLModel, table=True):
+    """One committed page of a run: its findings were written in the same transaction."""
+
+    __tablename__ = "scan_shard"
+    __table_args__ = (UniqueConstraint("run_id", "shard_no", name="uq_scan_shard_run_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scan_run.id", index=True)
+    shard_no: int
+    first_subscriber_id: int
+    last_subscriber_id: int
+    subscribers: int
+    photos: int  # photo references judged
+    measured: int  # photos decoded and measured (the rest came from the measurement cache)
+    from_cache: int
+    unreadable: int
+    verdicts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reasons: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    seconds: float
+    finished_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Measurement(SQLModel, table=True):
     """What the checks measured on one photo's bytes; reused while the extractor is unchanged."""
 
     __tablename__ = "measurement"
-    __table_args__ = (UniqueConstraint("photo_sha256", "extractor_version", name="uq_measurement_sha_version"),)
+    __table_args__ = (
+        UniqueConstraint("photo_sha256", "extractor_version", name="uq_measurement_sha_version"),
+        Index("ix_measurement_photo_sha256", "photo_sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     photo_sha256: str = Field(max_length=64)

@@ -1,32 +1,43 @@
 """The rescan job: judge every subscriber under a policy and write one finding each.
 
-Subscribers are read in keyset-paginated pages (never the whole base at once).
-For each page, photos are measured by the executor, measurements are stored
-(keyed by photo sha256 and extractor version), and the page's findings are
-written in one transaction.
+The base is read in keyset-paginated shards (``scanner.shards``), never held
+in memory. Each shard is committed with its findings, so a run can be killed
+at any moment and continued with ``resume``: finished shards are not redone
+and no subscriber gets two findings in one run. A preview run writes findings
+marked as preview; it changes no case.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
-from checks.idcard import measure_id_number
-from checks.judge import PhotoInput, SubjectInput, Verdict, judge
-from checks.photo import PhotoMeasurement
-from scanner.executors import Executor, make_executor
-from scanner.measuretask import PhotoOutcome, PhotoTask, measure_task
-from scanner.models import Finding, Measurement, Photo, ScanRun, Subscriber, utcnow
-from scanner.policyfile import LoadedPolicy
+from checks.judge import Verdict
+from scanner.executors import Executor, default_workers, make_executor
+from scanner.judging import JudgedPage, JudgePool, JudgeSettings, judge_page
+from scanner.models import ScanRun, utcnow
+from scanner.policyfile import LoadedPolicy, load_policy
+from scanner.shards import PHOTO, SHARD, SUB, Page, RecentShas, judge_rows, measure_page, read_page, write_page
 
-PAGE_SIZE = 200
+PAGE_SIZE = 1000
+PHOTO_TIMEOUT_S = 120.0
+# Pages judged from the cache alone may run this far ahead of the last committed one.
+MAX_PAGES_AHEAD = 4
+# Below this many subscribers left, judging processes cost more to start than they save.
+JUDGE_POOL_MIN_SUBSCRIBERS = 20_000
+
+
+class RescanError(RuntimeError):
+    """A run that cannot be started or resumed as asked; the message says why."""
 
 
 @dataclass
@@ -37,132 +48,75 @@ class Progress:
     subscribers_done: int = 0
     failures: int = 0  # subscribers judged fail so far
     unreadable: int = 0  # photos that could not be read or measured
-    photo_seconds: float = 0.0  # summed worker time
+    measured: int = 0  # photos decoded and measured in this process
+    from_cache: int = 0  # photos judged from stored measurements
+    started: float = 0.0  # time.monotonic() when this process started on the run
+    photos_at_start: int = 0  # photos_done when this process started (resumed runs)
+
+    def rate(self) -> float | None:
+        """Photos per second in this process."""
+        elapsed = time.monotonic() - self.started
+        done = self.photos_done - self.photos_at_start
+        return done / elapsed if elapsed > 0 and done > 0 else None
+
+    def eta_seconds(self) -> float | None:
+        rate = self.rate()
+        return max(0.0, (self.photos_total - self.photos_done) / rate) if rate else None
 
 
 ProgressCallback = Callable[[Progress], None]
 
 
-@dataclass
-class _Totals:
-    verdicts: Counter[str] = field(default_factory=Counter)
-    reasons: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self, progress: Progress, wall_seconds: float) -> dict[str, Any]:
-        return {
-            "subscribers": progress.subscribers_done,
-            "photos": progress.photos_done,
-            "unreadable_photos": progress.unreadable,
-            "verdicts": {v.value: self.verdicts.get(v.value, 0) for v in Verdict},
-            "reasons": dict(sorted(self.reasons.items())),
-            "wall_seconds": round(wall_seconds, 3),
-            "photos_per_second": round(progress.photos_done / wall_seconds, 3) if wall_seconds > 0 else None,
-        }
+def _counts(engine: Engine, run_id: int) -> tuple[int, int]:
+    with engine.connect() as conn:
+        subscribers = conn.execute(select(func.count()).select_from(SUB)).scalar_one()
+        photos = conn.execute(select(func.count()).select_from(PHOTO)).scalar_one()
+    return int(subscribers), int(photos)
 
 
-def _pages(session: Session, page_size: int) -> Iterator[list[Subscriber]]:
-    last_id = 0
-    while True:
-        page = list(
-            session.exec(
-                select(Subscriber).where(col(Subscriber.id) > last_id).order_by(col(Subscriber.id)).limit(page_size)
-            )
-        )
-        if not page:
-            return
-        yield page
-        last_id = page[-1].id or last_id
+def _shard_totals(engine: Engine, run_id: int) -> tuple[int, int, dict[str, Any]]:
+    """(next shard number, last subscriber id done, summed counts) of a run's committed shards."""
+    sums: Counter[Any] = Counter()
+    verdicts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    next_no, last_id = 0, 0
+    with engine.connect() as conn:
+        rows = conn.execute(select(SHARD).where(SHARD.c.run_id == run_id).order_by(SHARD.c.shard_no))
+        for row in rows:
+            next_no, last_id = row.shard_no + 1, max(last_id, row.last_subscriber_id)
+            for key in ("subscribers", "photos", "measured", "from_cache", "unreadable"):
+                sums[key] += getattr(row, key)
+            sums["shards"] += 1
+            sums["seconds"] += row.seconds
+            verdicts.update(row.verdicts)
+            reasons.update(row.reasons)
+    return next_no, last_id, {"sums": sums, "verdicts": verdicts, "reasons": reasons}
 
 
-def _descriptor_bytes(values: dict[str, Any]) -> bytes | None:
-    descriptor = values.get("descriptor")
-    return None if descriptor is None else np.asarray(descriptor, dtype=np.float64).tobytes()
+def _totals(engine: Engine, run: ScanRun) -> dict[str, Any]:
+    assert run.id is not None
+    _, _, t = _shard_totals(engine, run.id)
+    sums, elapsed = t["sums"], (run.finished_at or utcnow()) - run.started_at
+    wall = float(sums["seconds"])  # time spent on shards, without the time a killed run lay idle
+    return {
+        "subscribers": sums["subscribers"],
+        "photos": sums["photos"],
+        "measured_photos": sums["measured"],
+        "cached_photos": sums["from_cache"],
+        "unreadable_photos": sums["unreadable"],
+        "shards": sums["shards"],
+        "verdicts": {v.value: t["verdicts"].get(v.value, 0) for v in Verdict},
+        "reasons": dict(sorted(t["reasons"].items())),
+        "wall_seconds": round(wall, 3),
+        "elapsed_seconds": round(elapsed.total_seconds(), 3),
+        "photos_per_second": round(sums["photos"] / wall, 3) if wall > 0 else None,
+        "resumes": (run.totals or {}).get("resumes", 0),
+    }
 
 
-def _store_measurement(session: Session, outcome: PhotoOutcome, known: set[tuple[str, str]]) -> None:
-    if outcome.measurement is None or outcome.sha256 is None:
-        return
-    key = (outcome.sha256, outcome.extractor_version)
-    if key in known:
-        return
-    exists = session.exec(
-        select(Measurement.id).where(
-            Measurement.photo_sha256 == outcome.sha256, Measurement.extractor_version == outcome.extractor_version
-        )
-    ).first()
-    if exists is None:
-        values = {k: v for k, v in outcome.measurement.items() if k != "descriptor"}
-        session.add(
-            Measurement(
-                photo_sha256=outcome.sha256,
-                extractor_version=outcome.extractor_version,
-                values=values,
-                descriptor=_descriptor_bytes(outcome.measurement),
-            )
-        )
-    known.add(key)
-
-
-class _RecentOutcomes:
-    """Outcomes of recently measured photo URIs, so a photo file shared by
-    several subscribers (one person holding several numbers) is measured once
-    per run. Bounded, oldest forgotten first."""
-
-    def __init__(self, limit: int = 20_000) -> None:
-        self._items: OrderedDict[str, PhotoOutcome] = OrderedDict()
-        self._limit = limit
-
-    def get(self, uri: str) -> PhotoOutcome | None:
-        found = self._items.get(uri)
-        if found is not None:
-            self._items.move_to_end(uri)
-        return found
-
-    def put(self, uri: str, outcome: PhotoOutcome) -> None:
-        self._items[uri] = outcome
-        self._items.move_to_end(uri)
-        while len(self._items) > self._limit:
-            self._items.popitem(last=False)
-
-
-def _measure_page(
-    photos: list[Photo],
-    pool: Executor,
-    recent: _RecentOutcomes,
-    progress: Progress,
-    on_progress: ProgressCallback | None,
-) -> dict[int, PhotoOutcome]:
-    """Outcome per photo id; each distinct URI is measured at most once."""
-    by_uri: dict[str, list[int]] = {}
-    for p in photos:
-        assert p.id is not None
-        by_uri.setdefault(p.uri, []).append(p.id)
-    outcomes: dict[int, PhotoOutcome] = {}
-
-    def record(uri: str, outcome: PhotoOutcome) -> None:
-        for photo_id in by_uri[uri]:
-            outcomes[photo_id] = outcome
-            progress.photos_done += 1
-            progress.unreadable += outcome.measurement is None
-        if on_progress:
-            on_progress(progress)
-
-    tasks: dict[int, str] = {}  # first photo id of a URI -> URI
-    for uri, ids in by_uri.items():
-        known = recent.get(uri)
-        if known is not None:
-            record(uri, known)
-        else:
-            tasks[ids[0]] = uri
-    for outcome in pool.map(measure_task, [PhotoTask(pid, uri) for pid, uri in tasks.items()]):
-        progress.photo_seconds += outcome.seconds
-        uri = tasks[outcome.photo_id]
-        recent.put(uri, outcome)
-        record(uri, outcome)
-    return outcomes
-
-
-def start_run(engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = "enforce") -> ScanRun:
+def start_run(
+    engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = "enforce", options: dict[str, Any] | None = None
+) -> ScanRun:
     with Session(engine, expire_on_commit=False) as session:
         run = ScanRun(
             policy_name=loaded.policy.name,
@@ -171,6 +125,7 @@ def start_run(engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = 
             policy_path=loaded.path,
             mode=mode,
             as_of=as_of,
+            options=options or {},
         )
         session.add(run)
         session.commit()
@@ -178,96 +133,148 @@ def start_run(engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = 
         return run
 
 
+def _policy_for_resume(run: ScanRun, loaded: LoadedPolicy | None) -> LoadedPolicy:
+    if loaded is None:
+        try:
+            loaded = load_policy(run.policy_path or None)
+        except Exception as exc:
+            raise RescanError(f"run {run.id}: its policy file {run.policy_path!r} cannot be loaded: {exc}") from exc
+    if loaded.sha256 != run.policy_sha256:
+        raise RescanError(
+            f"run {run.id} was started with policy sha256 {run.policy_sha256[:12]}, "
+            f"but {loaded.path} now has sha256 {loaded.sha256[:12]}: a resumed run must judge by the same policy "
+            "(restore the file, or start a new run)"
+        )
+    return loaded
+
+
 def rescan(
     engine: Engine,
-    loaded: LoadedPolicy,
+    loaded: LoadedPolicy | None = None,
     *,
     as_of: dt.date | None = None,
     workers: int | None = None,
+    cluster: str | None = None,
     executor: Executor | None = None,
+    preview: bool = False,
+    resume: int | None = None,
+    rehash: bool = False,
+    photo_timeout: float | None = PHOTO_TIMEOUT_S,
+    judge_processes: int | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[ScanRun, Progress], None] | None = None,
     page_size: int = PAGE_SIZE,
 ) -> ScanRun:
-    """Judge every subscriber; return the finished run."""
-    as_of = as_of or dt.date.today()
-    run = start_run(engine, loaded, as_of)
+    """Judge every subscriber (or, with ``resume``, those a killed run had not reached); return the finished run."""
+    if resume is not None:
+        with Session(engine, expire_on_commit=False) as session:
+            found = session.get(ScanRun, resume)
+        if found is None:
+            raise RescanError(f"no scan run with id {resume}")
+        if found.status == "finished":
+            raise RescanError(f"run {resume} is already finished")
+        loaded = _policy_for_resume(found, loaded)
+        run = found
+        options = dict(run.options or {})
+        page_size = int(options.get("page_size", page_size))
+        rehash = bool(options.get("rehash", rehash))
+    else:
+        if loaded is None:
+            loaded = load_policy()
+        options = {"page_size": page_size, "rehash": rehash, "workers": workers, "cluster": cluster}
+        run = start_run(engine, loaded, as_of or dt.date.today(), "preview" if preview else "enforce", options)
     assert run.id is not None
-    policy = loaded.policy
-    own_executor = executor is None
-    pool = executor or make_executor(workers)
-    started = utcnow()
-    totals = _Totals()
-    with Session(engine, expire_on_commit=False) as session:
-        progress = Progress(
-            photos_total=session.exec(select(func.count()).select_from(Photo)).one(),
-            subscribers_total=session.exec(select(func.count()).select_from(Subscriber)).one(),
-        )
+    settings = JudgeSettings(run_id=run.id, policy=loaded.policy, as_of=run.as_of, preview=run.mode == "preview")
+    shard_no, last_id, done = _shard_totals(engine, run.id)
+    subscribers_total, photos_total = _counts(engine, run.id)
+    sums = done["sums"]
+    progress = Progress(
+        photos_total=photos_total,
+        subscribers_total=subscribers_total,
+        photos_done=sums["photos"],
+        subscribers_done=sums["subscribers"],
+        failures=done["verdicts"].get("fail", 0),
+        unreadable=sums["unreadable"],
+        started=time.monotonic(),
+        photos_at_start=sums["photos"],
+    )
+    if judge_processes is None:
+        left = subscribers_total - progress.subscribers_done
+        judge_processes = default_workers() if left >= JUDGE_POOL_MIN_SUBSCRIBERS else 0
+    run = _mark(engine, run, status="running", resumed=resume is not None)
     if on_start:
         on_start(run, progress)
-    known: set[tuple[str, str]] = set()
-    recent = _RecentOutcomes()
+    own_executor = executor is None
+    pool = executor or make_executor(workers, cluster)
+    judges: JudgePool | None = None
+    recent = RecentShas()
+    pending: deque[tuple[Page, Future[JudgedPage] | JudgedPage]] = deque()
+
+    def commit_first() -> None:
+        page, judged = pending.popleft()
+        result = judged.result() if isinstance(judged, Future) else judged
+        with engine.begin() as conn:
+            written = write_page(conn, settings.run_id, page, result)
+        progress.subscribers_done += written.subscribers
+        progress.photos_done += written.photos
+        progress.failures += written.failures
+        progress.unreadable += written.unreadable
+        progress.measured += written.measured
+        progress.from_cache += written.from_cache
+        if on_progress:
+            on_progress(progress)
+
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            for page in _pages(session, page_size):
-                ids = [s.id for s in page]
-                photos = list(session.exec(select(Photo).where(col(Photo.subscriber_id).in_(ids))))
-                by_sub: dict[int, dict[str, Photo]] = {}
-                for p in photos:
-                    by_sub.setdefault(p.subscriber_id, {})[p.kind] = p
-                outcomes = _measure_page(photos, pool, recent, progress, on_progress)
-                now = utcnow()
-                for sub in page:
-                    assert sub.id is not None
-                    inputs: dict[str, PhotoInput] = {}
-                    for kind, photo in by_sub.get(sub.id, {}).items():
-                        outcome = outcomes[photo.id]  # type: ignore[index]
-                        photo.sha256, photo.size_bytes, photo.scanned_at = outcome.sha256, outcome.size_bytes, now
-                        session.add(photo)
-                        _store_measurement(session, outcome, known)
-                        m = PhotoMeasurement.from_dict(outcome.measurement) if outcome.measurement else None
-                        inputs[kind] = PhotoInput(kind=kind, measurement=m, error=outcome.error)
-                    subject = SubjectInput(
-                        id_number=measure_id_number(sub.id_number, as_of),
-                        id_expires_on=sub.id_expires_on,
-                        photos=inputs,
-                    )
-                    result = judge(subject, policy, as_of)
-                    session.add(
-                        Finding(
-                            run_id=run.id,
-                            subscriber_id=sub.id,
-                            verdict=result.verdict.value,
-                            reasons=result.codes,
-                            evidence=[r.to_dict() for r in result.reasons],
-                            distances=dict(result.distances),
-                            policy_version=policy.version,
-                        )
-                    )
-                    totals.verdicts[result.verdict.value] += 1
-                    totals.reasons.update(result.codes)
-                    progress.subscribers_done += 1
-                    progress.failures += result.verdict is Verdict.FAIL
-                session.commit()
-                if on_progress:
-                    on_progress(progress)
-            run = session.get(ScanRun, run.id) or run
-            run.status = "finished"
-            run.finished_at = utcnow()
-            run.totals = totals.as_dict(progress, (run.finished_at - started).total_seconds())
-            session.add(run)
-            session.commit()
-            session.refresh(run)
-            return run
+        while True:
+            with engine.connect() as conn:
+                page = read_page(conn, shard_no, last_id, page_size, rehash, recent)
+            if page is None:
+                break
+            shard_no, last_id = shard_no + 1, page.last_id
+            if page.tasks:
+                # Measured pages commit at once (after those before them), so the
+                # next pages find their measurements in the cache.
+                while pending:
+                    commit_first()
+                measure_page(page, pool, photo_timeout, recent)
+                pending.append((page, judge_page(settings, page.subs, judge_rows(page))))
+            elif judge_processes > 0:
+                judges = judges or JudgePool(settings, judge_processes)
+                pending.append((page, judges.submit(page.subs, judge_rows(page))))
+            else:
+                pending.append((page, judge_page(settings, page.subs, judge_rows(page))))
+            while pending and (len(pending) > MAX_PAGES_AHEAD or _ready(pending[0][1])):
+                commit_first()
+        while pending:
+            commit_first()
+        return _mark(engine, run, status="finished")
     except BaseException:
-        with Session(engine) as session:
-            failed = session.get(ScanRun, run.id)
-            if failed is not None:
-                failed.status = "failed"
-                failed.finished_at = utcnow()
-                session.add(failed)
-                session.commit()
+        _mark(engine, run, status="interrupted")
         raise
     finally:
+        if judges is not None:
+            judges.close()
         if own_executor:
             pool.close()
+
+
+def _ready(judged: Future[JudgedPage] | JudgedPage) -> bool:
+    return not isinstance(judged, Future) or judged.done()
+
+
+def _mark(engine: Engine, run: ScanRun, status: str, resumed: bool = False) -> ScanRun:
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(ScanRun, run.id)
+        assert row is not None
+        totals = dict(row.totals or {})
+        if resumed:
+            totals["resumes"] = totals.get("resumes", 0) + 1
+        row.totals = totals
+        row.status = status
+        if status != "running":
+            row.finished_at = utcnow()
+            row.totals = {**totals, **_totals(engine, row)}
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return row

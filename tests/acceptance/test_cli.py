@@ -69,7 +69,14 @@ def test_import_rescan_report_through_the_cli(base: Path) -> None:
 
     scan = runner.invoke(app, ["rescan", "--database", url, "--workers", "1", "--as-of", "2026-11-22", "--quiet"])
     assert scan.exit_code == 0, scan.output
-    assert "run 1 finished" in scan.output
+    lines = [json.loads(line) for line in scan.output.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines] == ["started", "finished"]  # quiet: JSON lines only
+    assert lines[-1]["run"] == 1 and lines[-1]["subscribers"] == 2 and lines[-1]["verdicts"]["fail"] == 2
+    assert not [line for line in scan.output.splitlines() if line and not line.startswith("{")]
+
+    preview = runner.invoke(app, ["rescan", "--database", url, "--workers", "1", "--preview"])
+    assert preview.exit_code == 0, preview.output
+    assert "run 2 (preview) finished: 2 subscribers" in preview.output
 
     text = runner.invoke(app, ["report", "--database", url])
     assert text.exit_code == 0, text.output

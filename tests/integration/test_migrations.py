@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 from scanner import db
 
-TABLES = {"subscriber", "photo", "scan_run", "measurement", "finding"}
+TABLES = {"subscriber", "photo", "scan_run", "scan_shard", "measurement", "finding"}
 
 
 def _tables(url: str) -> set[str]:

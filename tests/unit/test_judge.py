@@ -483,3 +483,11 @@ def test_measurement_round_trips_through_dict() -> None:
     again = PhotoMeasurement.from_dict(m.to_dict())
     assert again == m
     assert isinstance(again.descriptor, tuple) and isinstance(again.face_box, tuple)
+
+
+def test_reason_to_dict_carries_every_field() -> None:
+    from dataclasses import asdict
+
+    reason = Reason(ReasonCode.BLURRY, Severity.FAIL, "live", "sharpness", 12.5, 100.0, "<", "detail")
+    expected = {**asdict(reason), "code": "BLURRY", "severity": "fail"}
+    assert reason.to_dict() == expected

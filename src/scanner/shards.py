@@ -1,0 +1,361 @@
+"""One shard of a rescan: a keyset page of subscribers, read, measured, judged and written.
+
+A shard's findings, the measurements it made, the photos' recorded sha256 and
+the shard's own row are written in one transaction, so a run killed at any
+moment has whole shards or none of one, and ``--resume`` continues after the
+last shard written.
+
+Photos whose recorded sha256 already has a measurement by the current
+extractor are not read at all (the measurement cache): a policy change that
+only moves thresholds re-judges the base from stored numbers. Reads here use
+SQLAlchemy Core rows, not ORM objects, because the re-judge path handles
+millions of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import String, and_, bindparam, insert, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from checks.photo import EXTRACTOR_VERSION
+from scanner.executors import Executor
+from scanner.judging import JudgedPage, PhotoRow, SubRow
+from scanner.measuretask import PhotoOutcome, PhotoTask, measure_task
+from scanner.models import Finding, Measurement, Photo, ScanShard, Subscriber, utcnow
+
+SUB = Subscriber.__table__  # type: ignore[attr-defined]
+PHOTO = Photo.__table__  # type: ignore[attr-defined]
+MEAS = Measurement.__table__  # type: ignore[attr-defined]
+FINDING = Finding.__table__  # type: ignore[attr-defined]
+SHARD = ScanShard.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class ShardResult:
+    last_subscriber_id: int
+    subscribers: int
+    photos: int
+    measured: int
+    from_cache: int
+    unreadable: int
+    failures: int
+    verdicts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+class RecentShas:
+    """sha256 of photo files measured earlier in this run, by URI (bounded), so
+    a file shared by several subscribers is read once per run even when their
+    photo rows have no recorded sha256 yet."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._limit = limit
+
+    def get(self, uri: str) -> str | None:
+        return self._items.get(uri)
+
+    def put(self, uri: str, sha256: str) -> None:
+        self._items[uri] = sha256
+        self._items.move_to_end(uri)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+
+def _values(values: dict[str, Any], descriptor: bytes | None) -> dict[str, Any]:
+    out = dict(values)
+    out["descriptor"] = None if descriptor is None else tuple(np.frombuffer(descriptor, dtype=np.float64).tolist())
+    return out
+
+
+def _descriptor_bytes(measurement: dict[str, Any]) -> bytes | None:
+    descriptor = measurement.get("descriptor")
+    return None if descriptor is None else np.asarray(descriptor, dtype=np.float64).tobytes()
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    else:  # pragma: no cover - other back ends: insert one by one, skipping what exists
+        for row in rows:
+            exists = conn.execute(
+                select(table.c.id).where(
+                    table.c.photo_sha256 == row["photo_sha256"],
+                    table.c.extractor_version == row["extractor_version"],
+                )
+            ).first()
+            if exists is None:
+                conn.execute(insert(table), [row])
+
+
+def _cached_by_sha(conn: Connection, shas: Iterable[str], current_only: bool) -> dict[str, tuple[str, dict[str, Any]]]:
+    """sha256 -> (extractor version, values) of stored measurements; the current
+    version preferred, else the newest other one (for part reuse)."""
+    shas = sorted(set(shas))
+    if not shas:
+        return {}
+    query = select(MEAS.c.photo_sha256, MEAS.c.extractor_version, MEAS.c["values"], MEAS.c.descriptor, MEAS.c.id)
+    query = query.where(MEAS.c.photo_sha256.in_(shas))
+    if current_only:
+        query = query.where(MEAS.c.extractor_version == EXTRACTOR_VERSION)
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    best: dict[str, tuple[bool, int]] = {}
+    for sha, version, values, descriptor, row_id in conn.execute(query):
+        rank = (version == EXTRACTOR_VERSION, row_id)
+        if sha not in best or rank > best[sha]:
+            best[sha] = rank
+            out[sha] = (version, _values(values, descriptor))
+    return out
+
+
+@dataclass
+class Page:
+    """One shard as read: its subscribers, its photos, and what is still to be measured."""
+
+    shard_no: int
+    subs: list[SubRow]
+    photos: Sequence[Any]  # rows: id, subscriber_id, kind, uri, sha256, values, descriptor
+    outcomes: dict[int, PhotoOutcome]  # photo id -> outcome, for photos not judged from a cache row
+    cached: dict[int, tuple[Any, bytes | None]]  # photo id -> (values, descriptor) from the cache
+    tasks: list[PhotoTask]
+    by_uri: dict[str, list[int]]
+    started: float
+    # photo id -> sha256 of a file measured earlier in this run under the same URI
+    recorded: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def first_id(self) -> int:
+        return self.subs[0][0]
+
+    @property
+    def last_id(self) -> int:
+        return self.subs[-1][0]
+
+
+def read_page(
+    conn: Connection, shard_no: int, after_subscriber_id: int, page_size: int, rehash: bool, recent: RecentShas
+) -> Page | None:
+    """The next ``page_size`` subscribers after ``after_subscriber_id`` and their photos; None when there are none."""
+    started = time.perf_counter()
+    subs: list[SubRow] = [
+        tuple(r)
+        for r in conn.execute(
+            select(SUB.c.id, SUB.c.id_number, SUB.c.id_expires_on)
+            .where(SUB.c.id > after_subscriber_id)
+            .order_by(SUB.c.id)
+            .limit(page_size)
+        ).all()
+    ]
+    if not subs:
+        return None
+    raw_values = type_coerce(MEAS.c["values"], String)  # parsed by the judge, not here
+    photos: Sequence[Any] = conn.execute(
+        select(
+            PHOTO.c.id,
+            PHOTO.c.subscriber_id,
+            PHOTO.c.kind,
+            PHOTO.c.uri,
+            PHOTO.c.sha256,
+            raw_values.label("values"),
+            MEAS.c.descriptor,
+        )
+        .select_from(
+            PHOTO.outerjoin(
+                MEAS, and_(MEAS.c.photo_sha256 == PHOTO.c.sha256, MEAS.c.extractor_version == EXTRACTOR_VERSION)
+            )
+        )
+        .where(PHOTO.c.subscriber_id >= subs[0][0], PHOTO.c.subscriber_id <= subs[-1][0])
+    ).all()
+    page = Page(shard_no, subs, photos, {}, {}, [], {}, started)
+    pending: dict[int, Any] = {}  # photo id -> row, for photos to read
+    for row in photos:
+        pid, values, descriptor = row[0], row[5], row[6]
+        if values is not None and not rehash:
+            page.cached[pid] = (values, descriptor)
+        else:
+            pending[pid] = row
+    # Files already read in this run under the same URI: their measurement is stored.
+    known = {} if rehash else {pid: recent.get(row.uri) for pid, row in pending.items()}
+    hits = _cached_by_sha(conn, [s for s in known.values() if s], current_only=True)
+    for pid, sha in known.items():
+        if sha and sha in hits:
+            values = hits[sha][1]
+            page.cached[pid] = (values, _descriptor_bytes(values))
+            page.recorded[pid] = sha
+            del pending[pid]
+    # The rest are read; an older measurement of the recorded sha256 lends its still-current parts.
+    earlier = _cached_by_sha(conn, [r.sha256 for r in pending.values() if r.sha256], current_only=False)
+    for pid, row in pending.items():
+        if row.uri in page.by_uri:
+            page.by_uri[row.uri].append(pid)
+            continue
+        page.by_uri[row.uri] = [pid]
+        version, values = earlier.get(row.sha256, (None, None)) if row.sha256 else (None, None)
+        page.tasks.append(PhotoTask(pid, row.uri, cached_sha256=row.sha256, cached_version=version, cached=values))
+    return page
+
+
+def measure_page(page: Page, pool: Executor, timeout: float | None, recent: RecentShas) -> None:
+    """Measure the page's photos that the cache did not have (in the executor's workers)."""
+    task_uri = {t.photo_id: t.uri for t in page.tasks}
+
+    def lost(task: PhotoTask, reason: str) -> PhotoOutcome:
+        return PhotoOutcome(task.photo_id, None, None, None, f"could not be measured ({reason}): {task.uri}", 0.0)
+
+    for outcome in pool.run(measure_task, page.tasks, timeout=timeout, on_lost=lost):
+        uri = task_uri[outcome.photo_id]
+        for pid in page.by_uri[uri]:
+            page.outcomes[pid] = outcome
+        if outcome.measurement is not None and outcome.sha256 is not None:
+            recent.put(uri, outcome.sha256)
+
+
+def judge_rows(page: Page) -> list[PhotoRow]:
+    rows: list[PhotoRow] = []
+    cached, outcomes = page.cached, page.outcomes
+    for pid, sub_id, kind, *_rest in page.photos:
+        hit = cached.get(pid)
+        if hit is not None:
+            rows.append((sub_id, kind, hit[0], hit[1], None))
+        else:
+            o = outcomes[pid]
+            m = o.measurement
+            rows.append((sub_id, kind, m, _descriptor_bytes(m) if m else None, o.error))
+    return rows
+
+
+def write_page(conn: Connection, run_id: int, page: Page, judged: JudgedPage) -> ShardResult:
+    """Findings, new measurements, photos' sha256 and the shard row, in the caller's transaction."""
+    now = utcnow()
+    new_measurements: list[dict[str, Any]] = []
+    photo_updates: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    measured = 0
+    for pid, sha in page.recorded.items():
+        photo_updates.append({"pid": pid, "sha256": sha, "size": None, "at": now})
+    for pid, outcome in page.outcomes.items():
+        if outcome.sha256 is not None:
+            photo_updates.append({"pid": pid, "sha256": outcome.sha256, "size": outcome.size_bytes, "at": now})
+        if outcome.measurement is None or outcome.sha256 is None or outcome.reused_all or id(outcome) in seen:
+            continue
+        seen.add(id(outcome))
+        measured += 1
+        new_measurements.append(
+            {
+                "photo_sha256": outcome.sha256,
+                "extractor_version": outcome.extractor_version,
+                "values": {k: v for k, v in outcome.measurement.items() if k != "descriptor"},
+                "descriptor": _descriptor_bytes(outcome.measurement),
+                "created_at": now,
+            }
+        )
+    _insert_ignoring_duplicates(conn, MEAS, new_measurements)
+    if photo_updates:
+        conn.execute(
+            update(PHOTO)
+            .where(PHOTO.c.id == bindparam("pid"))
+            .values(sha256=bindparam("sha256"), size_bytes=bindparam("size"), scanned_at=bindparam("at")),
+            photo_updates,
+        )
+    _insert_findings(conn, judged.findings, now)
+    result = ShardResult(
+        last_subscriber_id=page.last_id,
+        subscribers=len(page.subs),
+        photos=len(page.photos),
+        measured=measured,
+        from_cache=len(page.cached),
+        unreadable=judged.unreadable,
+        failures=judged.failures,
+        verdicts=judged.verdicts,
+        reasons=judged.reasons,
+    )
+    conn.execute(
+        insert(SHARD),
+        [
+            {
+                "run_id": run_id,
+                "shard_no": page.shard_no,
+                "first_subscriber_id": page.first_id,
+                "last_subscriber_id": page.last_id,
+                "subscribers": result.subscribers,
+                "photos": result.photos,
+                "measured": result.measured,
+                "from_cache": result.from_cache,
+                "unreadable": result.unreadable,
+                "verdicts": dict(result.verdicts),
+                "reasons": dict(result.reasons),
+                "seconds": round(time.perf_counter() - page.started, 4),
+                "finished_at": now,
+            }
+        ],
+    )
+    return result
+
+
+_FINDING_COLUMNS = (
+    "run_id",
+    "subscriber_id",
+    "verdict",
+    "reasons",
+    "evidence",
+    "distances",
+    "policy_version",
+    "preview",
+    "created_at",
+)
+
+
+def _insert_findings(conn: Connection, findings: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Straight through the driver: SQLAlchemy's per-row parameter processing
+    costs as much as the insert itself when a million findings are written.
+    The JSON columns arrive serialised; on SQLite ``created_at`` is written in
+    SQLAlchemy's own SQLite format."""
+    names = ", ".join(_FINDING_COLUMNS)
+    if conn.dialect.name == "sqlite":
+        stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        flag: Callable[[bool], Any] = int
+        values = ", ".join("?" * len(_FINDING_COLUMNS))
+    elif conn.dialect.name == "postgresql":
+        stamp, flag = now, bool
+        values = "%s, %s, %s, %s::json, %s::json, %s::json, %s, %s, %s"
+    else:  # pragma: no cover - other back ends through SQLAlchemy
+        conn.execute(
+            insert(FINDING),
+            [
+                {**f, **{k: orjson.loads(f[k]) for k in ("reasons", "evidence", "distances")}, "created_at": now}
+                for f in findings
+            ],
+        )
+        return
+    conn.exec_driver_sql(
+        f"INSERT INTO finding ({names}) VALUES ({values})",
+        [
+            (
+                f["run_id"],
+                f["subscriber_id"],
+                f["verdict"],
+                f["reasons"],
+                f["evidence"],
+                f["distances"],
+                f["policy_version"],
+                flag(f["preview"]),
+                stamp,
+            )
+            for f in findings
+        ],
+    )
