@@ -221,11 +221,29 @@ def report(
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=0, help="Text format: list at most this many subscribers (0: all).")
+        int,
+        typer.Option(
+            "--limit",
+            min=0,
+            help="Text format: list at most this many subscribers (0: all; with --diff, the first 1000 of each "
+            "change).",
+        ),
     ] = 40,
+    diff: Annotated[
+        Optional[tuple[int, int]],  # noqa: UP045
+        typer.Option(
+            "--diff",
+            metavar="RUN_A RUN_B",
+            help="Compare two runs (e.g. the last enforcing run and a preview): who newly fails and who newly "
+            "passes, by reason, join year and region.",
+        ),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Counts by verdict and reason, and the subscribers behind them (numbers masked)."""
+    """Counts by verdict and reason, and the subscribers behind them (numbers masked); with --diff, who newly
+    fails and who newly passes between two runs."""
+    from contextlib import nullcontext
+
     from rich.console import Console
 
     from scanner.console import console, reason_table, subscriber_table, verdict_table
@@ -234,6 +252,27 @@ def report(
 
     if format not in ("text", "json"):
         raise _fail("--format must be text or json")
+    if diff is not None:
+        if run is not None:
+            raise _fail(f"give either a run ({run}) or --diff RUN_A RUN_B, not both")
+        if verdict:
+            raise _fail("--verdict does not apply to --diff (the diff counts every subscriber of both runs)")
+        from scanner.console import diff_renderables
+        from scanner.diff import LIST_LIMIT, build_diff
+
+        try:
+            listed = (limit or LIST_LIMIT) if format == "text" else LIST_LIMIT
+            changes = build_diff(open_engine(database), *diff, list_limit=listed)
+        except ReportError as exc:
+            raise _fail(str(exc)) from None
+        with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as fh:
+            if format == "json":
+                write_json(changes, fh)
+            else:
+                target = console if output is None else Console(file=fh, width=160)
+                for item in diff_renderables(changes, limit):
+                    target.print(item)
+        return
     chosen = set(verdict) if verdict else ({"fail", "review"} if format == "text" else None)
     bad = (chosen or set()) - {"pass", "review", "fail"}
     if bad:

@@ -68,7 +68,8 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
         if task.cached is not None and task.cached_version and task.cached_sha256 == sha256 and task.variant is None:
             reuse, parts = PhotoMeasurement.from_dict(task.cached), reusable_parts(task.cached_version)
         measurement = measure_photo(rgb, reuse, parts).to_dict()
-        return PhotoOutcome(task.photo_id, sha256, size, measurement, None, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return PhotoOutcome(task.photo_id, sha256, size, measurement, None, seconds, EXTRACTOR_VERSION)
     except PhotoReadError as exc:
         return PhotoOutcome(task.photo_id, sha256, size, None, str(exc), time.perf_counter() - started)
     except Exception as exc:  # a photo that breaks a check must not stop the run

@@ -234,3 +234,32 @@ def test_a_dask_local_cluster_gives_the_same_findings_as_the_local_pool(tmp_path
         assert run.totals["measured_photos"] == 8  # measured here, not taken from a cache
         runs[name] = findings(engine, run.id)
     assert runs["dask"] == runs["pool"]
+
+
+@pytest.mark.faces
+def test_a_new_occlusion_version_remeasures_occlusion_only(
+    real_base: tuple[Any, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks import face as face_adapter
+    from checks import photo
+    from scanner import measuretask, shards
+
+    engine, _n = real_base
+    first = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
+    parts = {**photo.EXTRACTOR_PARTS, "occlusion": "occlusion-next"}
+    version = photo.compose_version(parts)
+    monkeypatch.setattr(photo, "EXTRACTOR_PARTS", parts)
+    for module in (photo, shards, measuretask):
+        monkeypatch.setattr(module, "EXTRACTOR_VERSION", version)
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("detection or the descriptor ran again")
+
+    monkeypatch.setattr(photo, "find_faces", forbidden)
+    monkeypatch.setattr(face_adapter, "landmarks_and_encoding", forbidden)
+    second = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
+    assert second.totals["measured_photos"] == 12 and second.totals["unreadable_photos"] == 0
+    assert findings(engine, second.id) == findings(engine, first.id)
+    with engine.connect() as conn:
+        versions = conn.execute(select(func.count()).where(shards.MEAS.c.extractor_version == version)).scalar()
+    assert versions == 12
