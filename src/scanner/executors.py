@@ -81,12 +81,16 @@ SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 
 
 def single_threaded_worker() -> None:
-    """Worker initializer: runs before the task modules (and their native libraries) are imported."""
+    """Worker initializer: runs before the task modules (and their native libraries)
+    are imported, and loads the checks' models while the driver reads its first page."""
     for key, value in SINGLE_THREADED.items():
         os.environ.setdefault(key, value)
     import cv2
 
     cv2.setNumThreads(1)
+    from checks.face import load_models
+
+    load_models()
 
 
 class LocalPool(_Closing):
@@ -196,6 +200,9 @@ class DaskExecutor(_Closing):
             self._client = Client(self._cluster)
         else:
             self._client = Client(address, timeout=30)
+        from scanner.daskplugin import SingleThreadedChecks
+
+        self._client.register_plugin(SingleThreadedChecks())
         threads = sum(self._client.nthreads().values())
         self.workers = max(1, threads)
 

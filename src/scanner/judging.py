@@ -4,8 +4,8 @@ driver or in a judging process.
 Input rows are what the database holds (measurement values as JSON text or
 already parsed, descriptors as float64 bytes); output rows are ready to
 insert, with the JSON columns already serialised. Keeping this free of ORM
-objects and database access lets a re-judge of millions of subscribers use
-every core while the driver reads and writes.
+objects and database access lets a re-judge of millions of subscribers judge
+in worker processes (``scanner.readahead``) while the driver writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -39,9 +38,15 @@ class JudgeSettings:
     preview: bool
 
 
+# (subscriber id, verdict, reasons, evidence, distances), the last three as JSON text
+FindingRow = tuple[int, str, str, str, str]
+
+
 @dataclass
 class JudgedPage:
-    findings: list[dict[str, Any]]
+    policy_version: str
+    preview: bool
+    findings: list[FindingRow]
     verdicts: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0
@@ -75,7 +80,7 @@ def measurement_from_row(values: str | dict[str, Any], descriptor: bytes | None)
 
 def judge_page(settings: JudgeSettings, subs: Sequence[SubRow], photos: Sequence[PhotoRow]) -> JudgedPage:
     by_sub: dict[int, dict[str, PhotoInput]] = {}
-    out = JudgedPage(findings=[])
+    out = JudgedPage(settings.policy.version, settings.preview, findings=[])
     for sub_id, kind, values, descriptor, error in photos:
         m = measurement_from_row(values, descriptor) if values is not None else None
         out.unreadable += m is None
@@ -88,50 +93,14 @@ def judge_page(settings: JudgeSettings, subs: Sequence[SubRow], photos: Sequence
         j = judge(subject, policy, as_of)
         codes = j.codes
         out.findings.append(
-            {
-                "run_id": settings.run_id,
-                "subscriber_id": sub_id,
-                "verdict": j.verdict.value,
-                "reasons": _dumps(codes),
-                "evidence": _dumps([r.to_dict() for r in j.reasons]),
-                "distances": _dumps(dict(j.distances)),
-                "policy_version": policy.version,
-                "preview": settings.preview,
-            }
+            (
+                sub_id,
+                j.verdict.value,
+                _dumps(codes),
+                _dumps([r.to_dict() for r in j.reasons]),
+                _dumps(dict(j.distances)),
+            )
         )
         out.verdicts[j.verdict.value] += 1
         out.reasons.update(codes)
     return out
-
-
-_WORKER_SETTINGS: JudgeSettings | None = None
-
-
-def _init_worker(settings: JudgeSettings) -> None:
-    global _WORKER_SETTINGS
-    _WORKER_SETTINGS = settings
-
-
-def _judge_in_worker(subs: Sequence[SubRow], photos: Sequence[PhotoRow]) -> JudgedPage:
-    assert _WORKER_SETTINGS is not None
-    return judge_page(_WORKER_SETTINGS, subs, photos)
-
-
-class JudgePool:
-    """Judging processes for pages whose photos all come from the measurement cache."""
-
-    def __init__(self, settings: JudgeSettings, processes: int) -> None:
-        import multiprocessing
-
-        self._pool = ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(settings,),
-        )
-
-    def submit(self, subs: Sequence[SubRow], photos: Sequence[PhotoRow]) -> Future[JudgedPage]:
-        return self._pool.submit(_judge_in_worker, subs, photos)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -23,16 +23,29 @@ from sqlmodel import Session
 
 from checks.judge import Verdict
 from scanner.executors import Executor, default_workers, make_executor
-from scanner.judging import JudgedPage, JudgePool, JudgeSettings, judge_page
+from scanner.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.models import ScanRun, utcnow
 from scanner.policyfile import LoadedPolicy, load_policy
-from scanner.shards import PHOTO, SHARD, SUB, Page, RecentShas, judge_rows, measure_page, read_page, write_page
+from scanner.readahead import CachedShard, PageReaders, database_url_of
+from scanner.shards import (
+    PHOTO,
+    SHARD,
+    SUB,
+    Page,
+    RecentShas,
+    ShardInfo,
+    judge_rows,
+    measure_page,
+    next_page_end,
+    read_page,
+    write_page,
+)
 
 PAGE_SIZE = 1000
 PHOTO_TIMEOUT_S = 120.0
-# Pages judged from the cache alone may run this far ahead of the last committed one.
+# Pages handed to the reading processes may run this far ahead of the last written one.
 MAX_PAGES_AHEAD = 4
-# Below this many subscribers left, judging processes cost more to start than they save.
+# Below this many subscribers left, reading processes cost more to start than they save.
 JUDGE_POOL_MIN_SUBSCRIBERS = 20_000
 
 
@@ -206,15 +219,19 @@ def rescan(
         on_start(run, progress)
     own_executor = executor is None
     pool = executor or make_executor(workers, cluster)
-    judges: JudgePool | None = None
+    url = database_url_of(engine) if judge_processes > 0 and not rehash else None
+    readers = PageReaders(url, settings, judge_processes) if url else None
     recent = RecentShas()
-    pending: deque[tuple[Page, Future[JudgedPage] | JudgedPage]] = deque()
+    # Pages handed to the readers, oldest first: (shard number, after id, last id, future).
+    pending: deque[tuple[int, int, int, Future[CachedShard | None]]] = deque()
+    last_commit = time.perf_counter()
 
-    def commit_first() -> None:
-        page, judged = pending.popleft()
-        result = judged.result() if isinstance(judged, Future) else judged
+    def write(shard: ShardInfo, judged: JudgedPage, page: Page | None = None) -> None:
+        nonlocal last_commit
         with engine.begin() as conn:
-            written = write_page(conn, settings.run_id, page, result)
+            # A shard's seconds run from the commit before it, so they add up to the run's busy time.
+            written = write_page(conn, settings.run_id, shard, judged, time.perf_counter() - last_commit, page)
+        last_commit = time.perf_counter()
         progress.subscribers_done += written.subscribers
         progress.photos_done += written.photos
         progress.failures += written.failures
@@ -224,42 +241,50 @@ def rescan(
         if on_progress:
             on_progress(progress)
 
+    def run_here(shard: int, after_id: int, last_id: int | None = None) -> int | None:
+        """Read, measure, judge and write one page in this process; its last subscriber id, None at the end."""
+        with engine.connect() as conn:
+            page = read_page(conn, shard, after_id, page_size, rehash, recent, last_subscriber_id=last_id)
+        if page is None:
+            return None
+        if page.tasks:
+            measure_page(page, pool, photo_timeout, recent)
+        write(page.info(), judge_page(settings, page.subs, judge_rows(page)), page)
+        return page.last_id
+
+    def commit_first() -> None:
+        shard, after_id, last_id, future = pending.popleft()
+        cached = future.result()
+        if cached is None:  # a photo to measure: every page before it is written, so its cache is complete
+            run_here(shard, after_id, last_id)
+        else:
+            write(cached.info, cached.judged)
+
     try:
-        while True:
-            with engine.connect() as conn:
-                page = read_page(conn, shard_no, last_id, page_size, rehash, recent)
-            if page is None:
-                break
-            shard_no, last_id = shard_no + 1, page.last_id
-            if page.tasks:
-                # Measured pages commit at once (after those before them), so the
-                # next pages find their measurements in the cache.
-                while pending:
+        if readers is None:
+            while (end := run_here(shard_no, last_id)) is not None:
+                shard_no, last_id = shard_no + 1, end
+        else:
+            while True:
+                with engine.connect() as conn:
+                    end = next_page_end(conn, last_id, page_size)
+                if end is None:
+                    break
+                pending.append((shard_no, last_id, end, readers.submit(shard_no, last_id, end)))
+                shard_no, last_id = shard_no + 1, end
+                while pending and (len(pending) > MAX_PAGES_AHEAD or pending[0][3].done()):
                     commit_first()
-                measure_page(page, pool, photo_timeout, recent)
-                pending.append((page, judge_page(settings, page.subs, judge_rows(page))))
-            elif judge_processes > 0:
-                judges = judges or JudgePool(settings, judge_processes)
-                pending.append((page, judges.submit(page.subs, judge_rows(page))))
-            else:
-                pending.append((page, judge_page(settings, page.subs, judge_rows(page))))
-            while pending and (len(pending) > MAX_PAGES_AHEAD or _ready(pending[0][1])):
+            while pending:
                 commit_first()
-        while pending:
-            commit_first()
         return _mark(engine, run, status="finished")
     except BaseException:
         _mark(engine, run, status="interrupted")
         raise
     finally:
-        if judges is not None:
-            judges.close()
+        if readers is not None:
+            readers.close()
         if own_executor:
             pool.close()
-
-
-def _ready(judged: Future[JudgedPage] | JudgedPage) -> bool:
-    return not isinstance(judged, Future) or judged.done()
 
 
 def _mark(engine: Engine, run: ScanRun, status: str, resumed: bool = False) -> ScanRun:

@@ -15,15 +15,14 @@ millions of rows.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import String, and_, bindparam, insert, select, type_coerce, update
+from sqlalchemy import String, and_, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -123,6 +122,18 @@ def _cached_by_sha(conn: Connection, shas: Iterable[str], current_only: bool) ->
     return out
 
 
+@dataclass(frozen=True)
+class ShardInfo:
+    """What the shard row records about a page, apart from its verdicts."""
+
+    shard_no: int
+    first_id: int
+    last_id: int
+    subscribers: int
+    photos: int
+    from_cache: int
+
+
 @dataclass
 class Page:
     """One shard as read: its subscribers, its photos, and what is still to be measured."""
@@ -134,33 +145,45 @@ class Page:
     cached: dict[int, tuple[Any, bytes | None]]  # photo id -> (values, descriptor) from the cache
     tasks: list[PhotoTask]
     by_uri: dict[str, list[int]]
-    started: float
     # photo id -> sha256 of a file measured earlier in this run under the same URI
     recorded: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def first_id(self) -> int:
-        return self.subs[0][0]
 
     @property
     def last_id(self) -> int:
         return self.subs[-1][0]
 
+    def info(self) -> ShardInfo:
+        return ShardInfo(
+            self.shard_no, self.subs[0][0], self.last_id, len(self.subs), len(self.photos), len(self.cached)
+        )
+
+
+def next_page_end(conn: Connection, after_subscriber_id: int, page_size: int) -> int | None:
+    """The last subscriber id of the page of ``page_size`` after ``after_subscriber_id``; None at the end."""
+    ids = select(SUB.c.id).where(SUB.c.id > after_subscriber_id).order_by(SUB.c.id)
+    end = conn.execute(ids.offset(page_size - 1).limit(1)).scalar()
+    if end is None:
+        end = conn.execute(select(func.max(SUB.c.id)).where(SUB.c.id > after_subscriber_id)).scalar()
+    return None if end is None else int(end)
+
 
 def read_page(
-    conn: Connection, shard_no: int, after_subscriber_id: int, page_size: int, rehash: bool, recent: RecentShas
+    conn: Connection,
+    shard_no: int,
+    after_subscriber_id: int,
+    page_size: int,
+    rehash: bool,
+    recent: RecentShas,
+    last_subscriber_id: int | None = None,
 ) -> Page | None:
-    """The next ``page_size`` subscribers after ``after_subscriber_id`` and their photos; None when there are none."""
-    started = time.perf_counter()
-    subs: list[SubRow] = [
-        tuple(r)
-        for r in conn.execute(
-            select(SUB.c.id, SUB.c.id_number, SUB.c.id_expires_on)
-            .where(SUB.c.id > after_subscriber_id)
-            .order_by(SUB.c.id)
-            .limit(page_size)
-        ).all()
-    ]
+    """The next ``page_size`` subscribers after ``after_subscriber_id`` (or, with
+    ``last_subscriber_id``, all of them up to that id) and their photos; None when there are none."""
+    query = select(SUB.c.id, SUB.c.id_number, SUB.c.id_expires_on).where(SUB.c.id > after_subscriber_id)
+    if last_subscriber_id is None:
+        query = query.order_by(SUB.c.id).limit(page_size)
+    else:
+        query = query.where(SUB.c.id <= last_subscriber_id).order_by(SUB.c.id)
+    subs: list[SubRow] = [tuple(r) for r in conn.execute(query).all()]
     if not subs:
         return None
     raw_values = type_coerce(MEAS.c["values"], String)  # parsed by the judge, not here
@@ -181,7 +204,7 @@ def read_page(
         )
         .where(PHOTO.c.subscriber_id >= subs[0][0], PHOTO.c.subscriber_id <= subs[-1][0])
     ).all()
-    page = Page(shard_no, subs, photos, {}, {}, [], {}, started)
+    page = Page(shard_no, subs, photos, {}, {}, [], {})
     pending: dict[int, Any] = {}  # photo id -> row, for photos to read
     for row in photos:
         pid, values, descriptor = row[0], row[5], row[6]
@@ -239,16 +262,25 @@ def judge_rows(page: Page) -> list[PhotoRow]:
     return rows
 
 
-def write_page(conn: Connection, run_id: int, page: Page, judged: JudgedPage) -> ShardResult:
-    """Findings, new measurements, photos' sha256 and the shard row, in the caller's transaction."""
+def write_page(
+    conn: Connection,
+    run_id: int,
+    shard: ShardInfo,
+    judged: JudgedPage,
+    seconds: float,
+    page: Page | None = None,
+) -> ShardResult:
+    """Findings, new measurements and photos' sha256 (of ``page``, when it was
+    read and measured here) and the shard row, in the caller's transaction."""
     now = utcnow()
     new_measurements: list[dict[str, Any]] = []
     photo_updates: list[dict[str, Any]] = []
     seen: set[int] = set()
     measured = 0
-    for pid, sha in page.recorded.items():
+    recorded, outcomes = (page.recorded, page.outcomes) if page is not None else ({}, {})
+    for pid, sha in recorded.items():
         photo_updates.append({"pid": pid, "sha256": sha, "size": None, "at": now})
-    for pid, outcome in page.outcomes.items():
+    for pid, outcome in outcomes.items():
         if outcome.sha256 is not None:
             photo_updates.append({"pid": pid, "sha256": outcome.sha256, "size": outcome.size_bytes, "at": now})
         if outcome.measurement is None or outcome.sha256 is None or outcome.reused_all or id(outcome) in seen:
@@ -272,13 +304,13 @@ def write_page(conn: Connection, run_id: int, page: Page, judged: JudgedPage) ->
             .values(sha256=bindparam("sha256"), size_bytes=bindparam("size"), scanned_at=bindparam("at")),
             photo_updates,
         )
-    _insert_findings(conn, judged.findings, now)
+    _insert_findings(conn, run_id, judged, now)
     result = ShardResult(
-        last_subscriber_id=page.last_id,
-        subscribers=len(page.subs),
-        photos=len(page.photos),
+        last_subscriber_id=shard.last_id,
+        subscribers=shard.subscribers,
+        photos=shard.photos,
         measured=measured,
-        from_cache=len(page.cached),
+        from_cache=shard.from_cache,
         unreadable=judged.unreadable,
         failures=judged.failures,
         verdicts=judged.verdicts,
@@ -289,9 +321,9 @@ def write_page(conn: Connection, run_id: int, page: Page, judged: JudgedPage) ->
         [
             {
                 "run_id": run_id,
-                "shard_no": page.shard_no,
-                "first_subscriber_id": page.first_id,
-                "last_subscriber_id": page.last_id,
+                "shard_no": shard.shard_no,
+                "first_subscriber_id": shard.first_id,
+                "last_subscriber_id": shard.last_id,
                 "subscribers": result.subscribers,
                 "photos": result.photos,
                 "measured": result.measured,
@@ -299,7 +331,7 @@ def write_page(conn: Connection, run_id: int, page: Page, judged: JudgedPage) ->
                 "unreadable": result.unreadable,
                 "verdicts": dict(result.verdicts),
                 "reasons": dict(result.reasons),
-                "seconds": round(time.perf_counter() - page.started, 4),
+                "seconds": round(seconds, 4),
                 "finished_at": now,
             }
         ],
@@ -320,42 +352,29 @@ _FINDING_COLUMNS = (
 )
 
 
-def _insert_findings(conn: Connection, findings: list[dict[str, Any]], now: dt.datetime) -> None:
+def _insert_findings(conn: Connection, run_id: int, judged: JudgedPage, now: dt.datetime) -> None:
     """Straight through the driver: SQLAlchemy's per-row parameter processing
     costs as much as the insert itself when a million findings are written.
     The JSON columns arrive serialised; on SQLite ``created_at`` is written in
     SQLAlchemy's own SQLite format."""
     names = ", ".join(_FINDING_COLUMNS)
+    version, preview = judged.policy_version, judged.preview
     if conn.dialect.name == "sqlite":
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-        flag: Callable[[bool], Any] = int
+        flag: Any = int(preview)
         values = ", ".join("?" * len(_FINDING_COLUMNS))
     elif conn.dialect.name == "postgresql":
-        stamp, flag = now, bool
+        stamp, flag = now, preview
         values = "%s, %s, %s, %s::json, %s::json, %s::json, %s, %s, %s"
     else:  # pragma: no cover - other back ends through SQLAlchemy
-        conn.execute(
-            insert(FINDING),
-            [
-                {**f, **{k: orjson.loads(f[k]) for k in ("reasons", "evidence", "distances")}, "created_at": now}
-                for f in findings
-            ],
-        )
+        columns = ("subscriber_id", "verdict", "reasons", "evidence", "distances")
+        rows: list[dict[str, Any]] = [dict(zip(columns, f, strict=True)) for f in judged.findings]
+        for row in rows:
+            row.update({k: orjson.loads(row[k]) for k in ("reasons", "evidence", "distances")})
+        extra = {"run_id": run_id, "policy_version": version, "preview": preview, "created_at": now}
+        conn.execute(insert(FINDING), [{**row, **extra} for row in rows])
         return
     conn.exec_driver_sql(
         f"INSERT INTO finding ({names}) VALUES ({values})",
-        [
-            (
-                f["run_id"],
-                f["subscriber_id"],
-                f["verdict"],
-                f["reasons"],
-                f["evidence"],
-                f["distances"],
-                f["policy_version"],
-                flag(f["preview"]),
-                stamp,
-            )
-            for f in findings
-        ],
+        [(run_id, *f, version, flag, stamp) for f in judged.findings],
     )

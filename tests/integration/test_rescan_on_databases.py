@@ -12,7 +12,9 @@ from PIL import Image
 from checks.idcard import check_character
 from scanner import db
 from scanner.importer import import_file
+from scanner.judging import JudgeSettings
 from scanner.policyfile import load_policy
+from scanner.readahead import read_and_judge
 from scanner.report import REPORT_SCHEMA, build_report
 from scanner.rescan import rescan
 
@@ -67,3 +69,38 @@ def test_rescan_writes_findings_and_report(any_url: str, tmp_path: Path) -> None
         assert body not in text
     assert by_account["A1"]["msisdn"] == "130****9990"
     assert run.policy_sha256 == load_policy().sha256
+
+
+def _findings(engine: object, run_id: int) -> dict[int, tuple[str, list[str], str]]:
+    from sqlalchemy import select
+
+    from scanner.models import Finding
+
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(
+            select(Finding.subscriber_id, Finding.verdict, Finding.reasons, Finding.evidence).where(  # type: ignore[call-overload]
+                Finding.run_id == run_id
+            )
+        ).all()
+    return {r[0]: (r[1], r[2], json.dumps(r[3], sort_keys=True)) for r in rows}
+
+
+def test_reading_processes_open_the_same_database_and_judge_alike(any_url: str, tmp_path: Path) -> None:
+    """Pages read and judged in worker processes (each opening the database by
+    its URL, a PostgreSQL schema included) give the findings the driver gives."""
+    engine = db.open_engine(any_url)
+    assert import_file(engine, _base(tmp_path), today=TODAY).committed
+    # First run: nothing is cached, every page goes back to the driver to be measured.
+    first = rescan(engine, load_policy(), as_of=TODAY, workers=1, judge_processes=2, page_size=1)
+    # Second run: the readers judge every page whose photos are all cached (the broken photo never is).
+    second = rescan(engine, load_policy(), as_of=TODAY, workers=1, judge_processes=2, page_size=1)
+    alone = rescan(engine, load_policy(), as_of=TODAY, workers=1, judge_processes=0, page_size=1)
+    assert first.totals["measured_photos"] == 2 and second.totals["measured_photos"] == 0
+    assert second.totals["cached_photos"] == 3 and second.totals["shards"] == 3
+    a, b, c = (_findings(engine, r.id) for r in (first, second, alone))
+    assert a == b == c and len(a) == 3
+    # What a reader does with each page: A1 (no photo) and A2 are judged, A3 (a broken photo) goes back.
+    settings = JudgeSettings(run_id=alone.id, policy=load_policy().policy, as_of=TODAY, preview=False)
+    judged = [read_and_judge(engine, settings, n, n, n + 1) for n in range(3)]
+    assert judged[0] is not None and judged[1] is not None and judged[2] is None
+    assert judged[1].info.from_cache == 2 and json.loads(judged[1].judged.findings[0][2]) == a[2][1]
