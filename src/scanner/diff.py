@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from checks.idcard import region_for
+from notices.privacy import mask_number
 from scanner.models import Finding, Subscriber
-from scanner.privacy import mask_number
 from scanner.report import ReportError, find_run, run_summary
 
 DIFF_SCHEMA = "realname-scanner/diff/1"

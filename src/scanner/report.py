@@ -13,8 +13,8 @@ from typing import IO, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from notices.privacy import mask_number
 from scanner.models import Finding, ScanRun, Subscriber
-from scanner.privacy import mask_number
 
 REPORT_SCHEMA = "realname-scanner/report/1"
 PAGE = 1000
