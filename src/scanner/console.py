@@ -115,17 +115,23 @@ def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[
         yield on_start, on_progress
 
 
-def verdict_table(totals: dict[str, Any]) -> Table:
-    table = Table(title="Verdicts", show_edge=False)
-    table.add_column("verdict")
+_VERDICT_STYLE = {"pass": "green", "review": "yellow", "fail": "red"}
+
+
+def _share_table(title: str, column: str, counts: dict[str, int], total: int, styles: dict[str, str]) -> Table:
+    """Names with their subscriber counts and their share of ``total``."""
+    table = Table(title=title, show_edge=False)
+    table.add_column(column)
     table.add_column("subscribers", justify="right")
     table.add_column("share", justify="right")
-    counts = totals.get("verdicts", {})
-    total = sum(counts.values()) or 1
-    styles = {"pass": "green", "review": "yellow", "fail": "red"}
-    for verdict, n in counts.items():
-        table.add_row(Text(verdict, style=styles.get(verdict, "")), str(n), f"{n / total:.1%}")
+    for name, n in counts.items():
+        table.add_row(Text(name, style=styles.get(name, "")), str(n), f"{n / (total or 1):.1%}")
     return table
+
+
+def verdict_table(totals: dict[str, Any]) -> Table:
+    counts = totals.get("verdicts", {})
+    return _share_table("Verdicts", "verdict", counts, sum(counts.values()), _VERDICT_STYLE)
 
 
 def reason_table(totals: dict[str, Any]) -> Table:
@@ -157,7 +163,7 @@ def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
     table.add_column("verdict")
     table.add_column("evidence")
     for row in rows:
-        style = {"fail": "red", "review": "yellow"}.get(row["verdict"], "green")
+        style = _VERDICT_STYLE.get(row["verdict"], "green")
         table.add_row(
             row["account_id"],
             row["msisdn"],
@@ -225,7 +231,7 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
     return [head, attrs, bands, sweep]
 
 
-_VERDICT_STYLE = {"pass": "green", "review": "yellow", "fail": "red"}
+_CHANGE_STYLE = {"newly_failing": "red", "newly_passing": "green", "newly_review": "yellow"}
 _CHANGE_TITLES = {
     "newly_failing": ("Newly failing", "new reason"),
     "newly_passing": ("Newly passing", "reason gone"),
@@ -282,7 +288,7 @@ def _breakdown_grid(name: str, part: dict[str, Any]) -> Table:
     title, reason_label = _CHANGE_TITLES[name]
     grid = Table.grid(padding=(0, 4))
     grid.title = f"{title}: {part['subscribers']} subscribers"
-    grid.title_style = "bold " + {"newly_failing": "red", "newly_passing": "green"}.get(name, "yellow")
+    grid.title_style = "bold " + _CHANGE_STYLE[name]
     unchanged_codes = ("(same codes, other severity)", part["no_reason_change"])
     grid.add_row(
         _count_table(f"by {reason_label}", "reason", part["by_reason"], unchanged_codes),
@@ -335,13 +341,7 @@ def diff_renderables(diff: dict[str, Any], limit: int) -> list[Any]:
         _run_line("B", b),
     ]
     out.extend(Text(f"warning: {w}", style="bold yellow") for w in diff["warnings"])
-    changes = Table(title="Changes", show_edge=False)
-    changes.add_column("change")
-    changes.add_column("subscribers", justify="right")
-    changes.add_column("share", justify="right")
-    for name, n in counts.items():
-        style = {"newly_failing": "red", "newly_passing": "green", "newly_review": "yellow"}.get(name, "")
-        changes.add_row(Text(name, style=style), str(n), f"{n / (diff['subscribers'] or 1):.1%}")
+    changes = _share_table("Changes", "change", counts, diff["subscribers"], _CHANGE_STYLE)
     grid = Table.grid(padding=(0, 4))
     grid.add_row(changes, _transition_table(diff))
     out.append(grid)

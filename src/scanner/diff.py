@@ -178,16 +178,20 @@ def build_diff(engine: Engine, run_a: int, run_b: int, list_limit: int = LIST_LI
             cat = category(verdict_a, verdict_b)
             counts[cat] += 1
             moves[(verdict_a or ABSENT, verdict_b or ABSENT)] += 1
+            if cat == "unchanged" and verdict_b == "pass":
+                continue  # passing in both runs: counted, nothing more to read
             before, after = set(reasons_a or ()), set(reasons_b or ())
-            region = province_of(id_number)
+            if cat == "unchanged":
+                if after - before:
+                    still_flagged_subscribers += 1
+                    still_flagged.update(after - before)
+                continue
+            region = province_of(id_number)  # only for the changed subscribers: most of a base is unchanged
             if cat in breakdowns:
                 changed = before - after if cat == "newly_passing" else after - before
                 breakdowns[cat].add(changed, joined_on.year, region)
-            elif cat == "unchanged" and verdict_b != "pass" and after - before:
-                still_flagged_subscribers += 1
-                still_flagged.update(after - before)
-            listed = lists.get(cat)
-            if listed is not None and len(listed) < list_limit:
+            listed = lists[cat]
+            if len(listed) < list_limit:
                 listed.append(
                     {
                         "account_id": account,

@@ -64,7 +64,7 @@ def read_and_judge(
     cache, or None when some photo of it still has to be measured."""
     with engine.connect() as conn:
         page = read_page(conn, shard_no, after_id, 0, False, RecentShas(), last_subscriber_id=last_id)
-    if page is None or page.tasks or page.recorded:
+    if page is None or page.tasks:
         return None
     return CachedShard(page.info(), judge_page(settings, page.subs, judge_rows(page)))
 
