@@ -57,6 +57,26 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **_JSON)
 
 
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@lru_cache(maxsize=8)
+def write_engine_for(url: str) -> Engine:
+    """The engine for short read-modify-write transactions (the notice queue, case
+    advances). On SQLite each transaction starts with ``BEGIN IMMEDIATE``, taking the
+    write lock before it reads, so two processes never decide from the same rows;
+    elsewhere it is the ordinary engine (PostgreSQL locks rows with ``FOR UPDATE``)."""
+    if not url.startswith("sqlite"):
+        return engine_for(url)
+    eng = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+    event.listen(eng, "connect", _sqlite_pragmas)
+    # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins.
+    event.listen(eng, "connect", lambda dbapi_conn, _record: setattr(dbapi_conn, "isolation_level", None))
+    event.listen(eng, "begin", _begin_immediate)
+    return eng
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -5,12 +5,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """An aware UTC time on every database: stored as UTC (SQLite keeps no zone, so its
+    text compares in time order) and read back aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("times are stored in UTC and must carry a time zone")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Subscriber(SQLModel, table=True):
@@ -115,3 +136,162 @@ class Finding(SQLModel, table=True):
     policy_version: str = Field(max_length=100)
     preview: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --- Enforcement: cases, their history, the notice queue, holds and the audit trail. ---
+
+
+class Case(SQLModel, table=True):
+    """A failing subscriber's way through the notice ladder (``notices.cases``)."""
+
+    __tablename__ = "enforcement_case"
+    __table_args__ = (
+        UniqueConstraint("active_subscriber_id", name="uq_case_active_subscriber"),
+        UniqueConstraint("opened_by_finding_id", name="uq_case_opened_by_finding"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    # The subscriber id while the case is open, NULL once it is resolved or exempted:
+    # the unique constraint allows one open case per subscriber.
+    active_subscriber_id: int | None = None
+    state: str = Field(max_length=16, index=True)
+    stage: int = 0
+    held_from: str | None = Field(default=None, max_length=16)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    opened_at: dt.datetime = Field(sa_type=UtcDateTime)
+    opened_by_finding_id: int | None = Field(default=None, foreign_key="finding.id")
+    stage_started_at: dt.datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # when the stage under way was queued
+    stage_delivered_at: dt.datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # when the last finished stage was delivered
+    hold_ended_at: dt.datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # when the last hold covering it ended: delays count from it
+    grace_ends_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    exported_at: dt.datetime | None = Field(
+        default=None, sa_type=UtcDateTime
+    )  # written to a suspension list for the BSS
+    closed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)  # resolved, exempted
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class CaseTransition(SQLModel, table=True):
+    """One line of a case's append-only history; each line hashes the one before it."""
+
+    __tablename__ = "case_transition"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_transition_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="enforcement_case.id", index=True)
+    seq: int
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
+    event: str = Field(max_length=24)
+    stage: int
+    at: dt.datetime = Field(sa_type=UtcDateTime)
+    actor: str = Field(max_length=200)
+    why: str = Field(max_length=2000)
+    finding_id: int | None = None
+    notice_id: int | None = None
+    receipt: str | None = Field(default=None, max_length=200)  # gateway message id and stat
+    hold_id: int | None = None
+    digest: str = Field(max_length=64)  # sha256 of the previous line's digest and this line
+
+
+class Notice(SQLModel, table=True):
+    """One message (or agent task) in the queue the SMS system consumes (``notices.queue``)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        Index("ix_notice_claimable", "channel", "status", "not_before"),
+        UniqueConstraint("dedup_key", name="uq_notice_dedup_key"),
+        UniqueConstraint("gateway_message_id", name="uq_notice_gateway_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=120)
+    case_id: int = Field(foreign_key="enforcement_case.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
+    account_id: str = Field(max_length=64)
+    msisdn: str = Field(max_length=20)  # the full number, handed only to the consumer that claims it
+    stage: int  # ladder stage; 0 for a confirmation
+    slot: str = Field(max_length=16)  # the stage's channel this notice stands for (after fallbacks)
+    attempt: int  # 1, 2, ... within the slot
+    channel: str = Field(max_length=16)
+    template: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    text: str = Field(max_length=2000)
+    segments: int
+    not_before: dt.datetime = Field(sa_type=UtcDateTime)
+    status: str = Field(default="queued", max_length=16)
+    attempts: int = 0  # claims so far
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claim_token: str | None = Field(default=None, max_length=64)
+    lease_expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    gateway_message_id: str | None = Field(default=None, max_length=200)
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    receipt_stat: str | None = Field(default=None, max_length=16)
+    final_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)  # delivered, undelivered, dead or cancelled
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class HoldRow(SQLModel, table=True):
+    """A period in which no notice goes out and no case becomes eligible in a scope."""
+
+    __tablename__ = "hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=80)
+    reason: str = Field(max_length=2000)
+    starts_at: dt.datetime = Field(sa_type=UtcDateTime)
+    until: dt.datetime = Field(sa_type=UtcDateTime)
+    lifted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_by: str = Field(max_length=200)
+    lifted_by: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Officers' and systems' actions outside a case's own history (holds, exports, sweeps)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=40)
+    subject: str = Field(max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CaseSync(SQLModel, table=True):
+    """An enforcing run whose findings have been applied to cases (``cases advance``)."""
+
+    __tablename__ = "case_sync"
+
+    run_id: int = Field(foreign_key="scan_run.id", primary_key=True)
+    applied_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    opened: int = 0
+    resolved: int = 0
+
+
+class Remediation(SQLModel, table=True):
+    """A subscriber's online re-verification: the new photos and how they were judged."""
+
+    __tablename__ = "remediation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="enforcement_case.id")
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    verdict: str = Field(max_length=8)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    photos: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    policy_version: str = Field(max_length=100)

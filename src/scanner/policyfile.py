@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks.policy import Policy, PolicyError, parse_policy
+from notices.settings import Enforcement, EnforcementError, parse_enforcement
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "default.toml"
 
@@ -17,6 +18,7 @@ class LoadedPolicy:
     policy: Policy
     path: str
     sha256: str
+    enforcement: Enforcement  # the [ladder] and [notices] tables
 
 
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
@@ -32,8 +34,10 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
         raise PolicyError(f"{file}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{file}: not valid TOML: {exc}") from None
+    ladder, notices = document.pop("ladder", None), document.pop("notices", None)
     try:
         policy = parse_policy(document)
-    except PolicyError as exc:
+        enforcement = parse_enforcement(ladder, notices, policy.policy.timezone)
+    except (PolicyError, EnforcementError) as exc:
         raise PolicyError(f"{file}: {exc}") from None
-    return LoadedPolicy(policy=policy, path=str(file), sha256=hashlib.sha256(raw).hexdigest())
+    return LoadedPolicy(policy, str(file), hashlib.sha256(raw).hexdigest(), enforcement)

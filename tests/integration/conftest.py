@@ -46,9 +46,10 @@ def pg_url() -> Iterator[str]:
     try:
         yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     finally:
-        from scanner.db import engine_for
+        from scanner.db import engine_for, write_engine_for
 
         engine_for.cache_clear()
+        write_engine_for.cache_clear()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -9,7 +9,21 @@ from sqlmodel import SQLModel
 
 from scanner import db
 
-TABLES = {"subscriber", "photo", "scan_run", "scan_shard", "measurement", "finding"}
+TABLES = {
+    "subscriber",
+    "photo",
+    "scan_run",
+    "scan_shard",
+    "measurement",
+    "finding",
+    "enforcement_case",
+    "case_transition",
+    "notice",
+    "hold",
+    "audit_event",
+    "case_sync",
+    "remediation",
+}
 
 
 def _tables(url: str) -> set[str]:

@@ -1,0 +1,313 @@
+"""The notice queue on the database: what the SMS system (and the agents' and
+letter systems, on their channels) consume.
+
+``claim`` leases due notices to a consumer: on PostgreSQL the candidate rows
+are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent consumers never wait
+for each other or get the same row; on SQLite the transaction starts with
+``BEGIN IMMEDIATE`` (``scanner.db.write_engine_for``). A lease that expires
+before ``ack`` or ``nack`` makes the row claimable again, with a new token, so
+a consumer killed mid-lease loses nothing. ``receipt`` records the gateway's
+delivery receipt and is idempotent. The contract itself (statuses, stats,
+retry delays) is ``notices.queue``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from notices.queue import (
+    ClaimedNotice,
+    NoticeStatus,
+    ReceiptOutcome,
+    receipt_outcome,
+)
+from notices.settings import Enforcement
+from scanner.models import Notice, utcnow
+
+NOTICE = Notice.__table__  # type: ignore[attr-defined]
+RECEIPT_TIMEOUT_ERROR = "no final delivery receipt within 72 hours"
+
+
+class QueueError(ValueError):
+    """A queue call that cannot be applied; the message names the notice."""
+
+
+class StaleClaim(QueueError):
+    """The claim token does not match: the lease expired and the notice was claimed again."""
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    """A notice to enqueue (``enqueue`` ignores one whose dedup key is already queued)."""
+
+    dedup_key: str
+    case_id: int
+    subscriber_id: int
+    account_id: str
+    msisdn: str
+    stage: int
+    slot: str
+    attempt: int
+    channel: str
+    template: str
+    params: dict[str, Any]
+    text: str
+    segments: int
+    not_before: dt.datetime
+
+
+def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
+    """Insert the drafts whose dedup key is new; returns how many were inserted."""
+    if not drafts:
+        return 0
+    rows = [{**d.__dict__, "status": NoticeStatus.QUEUED.value, "attempts": 0, "created_at": now} for d in drafts]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(NOTICE.c.id)
+    return len(conn.execute(stmt, rows).all())
+
+
+class SqlNoticeQueue:
+    """``notices.queue.NoticeQueue`` on SQLite or PostgreSQL. Every call is one short transaction."""
+
+    def __init__(self, engine: Engine, enforcement: Enforcement) -> None:
+        self.engine = engine
+        self.enforcement = enforcement
+
+    def claim(
+        self,
+        n: int,
+        consumer: str,
+        lease_seconds: int | None = None,
+        channel: str = "sms",
+        now: dt.datetime | None = None,
+    ) -> list[ClaimedNotice]:
+        """Lease up to ``n`` due notices of ``channel`` to ``consumer``. Nothing is handed out
+        outside the send window, however overdue."""
+        now = now or utcnow()
+        if n < 1 or not consumer.strip():
+            raise QueueError("claim needs n >= 1 and a consumer name")
+        if not self.enforcement.window.contains(now):
+            return []
+        lease = dt.timedelta(seconds=lease_seconds or self.enforcement.lease_seconds)
+        token = uuid.uuid4().hex
+        c = NOTICE.c
+        due = or_(
+            and_(c.status == NoticeStatus.QUEUED.value, c.not_before <= now),
+            and_(
+                c.status == NoticeStatus.CLAIMED.value,
+                c.lease_expires_at <= now,
+                c.attempts < self.enforcement.retry.max_attempts,
+            ),
+        )
+        candidates = select(c.id).where(c.channel == channel, due).order_by(c.not_before, c.id).limit(n)
+        if self.engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (
+            update(NOTICE)
+            .where(c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status=NoticeStatus.CLAIMED.value,
+                claimed_by=consumer[:200],
+                claim_token=token,
+                lease_expires_at=now + lease,
+                attempts=c.attempts + 1,
+            )
+            .returning(c.id, c.msisdn, c.channel, c.template, c.params, c.text, c.segments, c.attempts)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(stmt).all()
+        claimed = [
+            ClaimedNotice(
+                r.id, token, now + lease, r.msisdn, r.channel, r.template, r.params, r.text, r.segments, r.attempts
+            )
+            for r in rows
+        ]
+        return sorted(claimed, key=lambda x: x.id)
+
+    def ack(self, notice_id: int, token: str, gateway_message_id: str, now: dt.datetime | None = None) -> str:
+        """The consumer handed the notice to the gateway, which gave it ``gateway_message_id``.
+        Returns the notice's status; acknowledging the same claim again is harmless."""
+        now = now or utcnow()
+        if not gateway_message_id.strip():
+            raise QueueError(f"notice {notice_id}: ack needs the gateway's message id")
+        c = NOTICE.c
+        with self.engine.begin() as conn:
+            row = conn.execute(select(c.status, c.claim_token, c.gateway_message_id).where(c.id == notice_id)).first()
+            if row is None:
+                raise QueueError(f"notice {notice_id}: no such notice")
+            if row.claim_token != token:
+                raise StaleClaim(
+                    f"notice {notice_id}: the claim token does not match (the lease expired and it was "
+                    "claimed again); do not report it"
+                )
+            if row.status != NoticeStatus.CLAIMED.value:
+                if row.gateway_message_id == gateway_message_id or row.status == NoticeStatus.CANCELLED.value:
+                    if row.gateway_message_id is None:
+                        self._set(conn, notice_id, gateway_message_id=gateway_message_id, submitted_at=now)
+                    return str(row.status)
+                raise StaleClaim(f"notice {notice_id} is {row.status}, not claimed")
+            self._set(
+                conn,
+                notice_id,
+                status=NoticeStatus.SUBMITTED.value,
+                gateway_message_id=gateway_message_id,
+                submitted_at=now,
+                lease_expires_at=None,
+                error=None,
+            )
+            return NoticeStatus.SUBMITTED.value
+
+    def nack(
+        self, notice_id: int, token: str, error: str, permanent: bool = False, now: dt.datetime | None = None
+    ) -> str:
+        """The consumer could not hand the notice over. It is tried again after a doubling delay
+        (inside the send window), or is dead after its last attempt or a permanent error."""
+        now = now or utcnow()
+        c = NOTICE.c
+        with self.engine.begin() as conn:
+            row = conn.execute(select(c.status, c.claim_token, c.attempts).where(c.id == notice_id)).first()
+            if row is None:
+                raise QueueError(f"notice {notice_id}: no such notice")
+            if row.claim_token != token or row.status != NoticeStatus.CLAIMED.value:
+                raise StaleClaim(f"notice {notice_id}: not claimed with this token (it is {row.status})")
+            retry_at = self.enforcement.retry.after_failure(row.attempts, now, permanent)
+            if retry_at is None:
+                self._set(
+                    conn,
+                    notice_id,
+                    status=NoticeStatus.DEAD.value,
+                    final_at=now,
+                    error=error[:2000],
+                    lease_expires_at=None,
+                )
+                return NoticeStatus.DEAD.value
+            self._set(
+                conn,
+                notice_id,
+                status=NoticeStatus.QUEUED.value,
+                not_before=self.enforcement.window.next_send_time(retry_at),
+                error=error[:2000],
+                lease_expires_at=None,
+            )
+            return NoticeStatus.QUEUED.value
+
+    def receipt(
+        self,
+        gateway_message_id: str,
+        stat: str,
+        error: str | None = None,
+        done_at: dt.datetime | None = None,
+        now: dt.datetime | None = None,
+    ) -> str:
+        """Record a delivery receipt. Returns what it did: ``delivered``, ``undelivered``,
+        ``pending`` (not final), ``unchanged`` (a repeat, or the notice is already final) or
+        ``unknown`` (no notice has that gateway id yet: the gateway may report before the ack;
+        send it again later)."""
+        now = now or utcnow()
+        outcome = receipt_outcome(stat)
+        done = min(done_at or now, now)
+        if done.tzinfo is None:
+            raise QueueError("a receipt's done time must carry a time zone")
+        c = NOTICE.c
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(c.id, c.status, c.receipt_stat, c.error).where(c.gateway_message_id == gateway_message_id)
+            ).first()
+            if row is None:
+                return "unknown"
+            status = NoticeStatus(row.status)
+            stat_code = stat.strip().upper()
+            if outcome is ReceiptOutcome.PENDING:
+                if status is NoticeStatus.SUBMITTED and row.receipt_stat != stat_code:
+                    self._set(conn, row.id, receipt_stat=stat_code)
+                    return "pending"
+                return "unchanged"
+            timed_out = status is NoticeStatus.UNDELIVERED and row.error == RECEIPT_TIMEOUT_ERROR
+            if outcome is ReceiptOutcome.DELIVERED and (status is NoticeStatus.SUBMITTED or timed_out):
+                # A late DELIVRD after the 72-hour rule still counts: the subscriber has the message.
+                self._set(
+                    conn, row.id, status=NoticeStatus.DELIVERED.value, receipt_stat=stat_code, final_at=done, error=None
+                )
+                return "delivered"
+            if outcome is ReceiptOutcome.UNDELIVERED and status is NoticeStatus.SUBMITTED:
+                self._set(
+                    conn,
+                    row.id,
+                    status=NoticeStatus.UNDELIVERED.value,
+                    receipt_stat=stat_code,
+                    final_at=done,
+                    error=(error or stat_code)[:2000],
+                )
+                return "undelivered"
+            return "unchanged"
+
+    def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Submitted notices with no final receipt after 72 hours become undelivered; claimed
+        notices whose lease expired on their last attempt become dead."""
+        from notices.queue import RECEIPT_TIMEOUT
+
+        now = now or utcnow()
+        c = NOTICE.c
+        with self.engine.begin() as conn:
+            overdue = conn.execute(
+                update(NOTICE)
+                .where(c.status == NoticeStatus.SUBMITTED.value, c.submitted_at <= now - RECEIPT_TIMEOUT)
+                .values(status=NoticeStatus.UNDELIVERED.value, final_at=now, error=RECEIPT_TIMEOUT_ERROR)
+            ).rowcount
+            dead = conn.execute(
+                update(NOTICE)
+                .where(
+                    c.status == NoticeStatus.CLAIMED.value,
+                    c.lease_expires_at <= now,
+                    c.attempts >= self.enforcement.retry.max_attempts,
+                )
+                .values(status=NoticeStatus.DEAD.value, final_at=now, error="lease expired on the last attempt")
+            ).rowcount
+        return {"receipt_overdue": int(overdue or 0), "dead_after_leases": int(dead or 0)}
+
+    def stats(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Counts by channel and status, what is due now, expired leases and the oldest due notice."""
+        now = now or utcnow()
+        c = NOTICE.c
+        with self.engine.connect() as conn:
+            by = conn.execute(select(c.channel, c.status, func.count()).group_by(c.channel, c.status)).all()
+            due = conn.execute(
+                select(c.channel, func.count(), func.min(c.not_before))
+                .where(c.status == NoticeStatus.QUEUED.value, c.not_before <= now)
+                .group_by(c.channel)
+            ).all()
+            expired = conn.execute(
+                select(func.count()).where(c.status == NoticeStatus.CLAIMED.value, c.lease_expires_at <= now)
+            ).scalar_one()
+            segments = conn.execute(
+                select(func.coalesce(func.sum(c.segments), 0)).where(c.status.in_(["submitted", "delivered"]))
+            ).scalar_one()
+        counts: dict[str, dict[str, int]] = {}
+        for channel, status, count in by:
+            counts.setdefault(channel, {})[status] = int(count)
+        oldest = min((row[2] for row in due), default=None)
+        return {
+            "at": now.isoformat(),
+            "by_channel": counts,
+            "due_now": {row[0]: int(row[1]) for row in due},
+            "oldest_due_minutes": None if oldest is None else round((now - _aware(oldest)).total_seconds() / 60, 1),
+            "expired_leases": int(expired),
+            "segments_sent": int(segments),
+            "in_send_window": self.enforcement.window.contains(now),
+        }
+
+    @staticmethod
+    def _set(conn: Connection, notice_id: int, **values: Any) -> None:
+        conn.execute(update(NOTICE).where(NOTICE.c.id == notice_id).values(**values))
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
