@@ -33,6 +33,7 @@ class CaseState(StrEnum):
 
 
 class CaseEvent(StrEnum):
+    OPEN = "open"  # a failing finding opened the case (the first line of its history; not in the table)
     START_LADDER = "start_ladder"  # the first stage's notices are queued
     NEXT_STAGE = "next_stage"  # the previous stage was delivered and its delay passed
     LADDER_DELIVERED = "ladder_delivered"  # the last stage was delivered
@@ -102,6 +103,13 @@ class TransitionRecord:
 
 def opened() -> CaseStatus:
     return CaseStatus(CaseState.OPEN)
+
+
+def opening_record(*, at: dt.datetime, actor: str, why: str, finding_id: int | None) -> TransitionRecord:
+    """The first line of a case's history."""
+    if at.tzinfo is None:
+        raise ValueError("transition times must carry a time zone")
+    return TransitionRecord(CaseState.OPEN, CaseState.OPEN, CaseEvent.OPEN, at, actor, why, 0, finding_id)
 
 
 def apply(

@@ -66,9 +66,10 @@ def receipt_overdue(submitted_at: dt.datetime, now: dt.datetime) -> bool:
     return now - submitted_at >= RECEIPT_TIMEOUT
 
 
-def dedup_key(case_id: int, stage: int, attempt: int, channel: str) -> str:
-    """The same case, stage, attempt and channel is one notice: enqueueing it twice does nothing."""
-    return f"case:{case_id}/stage:{stage}/attempt:{attempt}/{channel}"
+def dedup_key(case_id: int, stage: int, attempt: int, channel: str, slot: str | None = None) -> str:
+    """The same case, stage, slot (the stage's channel a notice stands for, when a fallback
+    channel carries it), attempt and channel is one notice: enqueueing it twice does nothing."""
+    return f"case:{case_id}/stage:{stage}/slot:{slot or channel}/attempt:{attempt}/{channel}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,316 @@
+"""``realname cases advance``: bring every case up to now (run it from cron).
+
+1. The queue is swept: notices with no final receipt 72 hours after submission
+   count as undelivered; leases that expired on the last attempt are dead.
+2. The newest finished enforcing run whose findings were not yet applied opens a
+   case for each failing subscriber without one and resolves the open case of
+   each passing subscriber. Preview runs never touch cases.
+3. Every open case is planned (``notices.planner``) and the plan written:
+   transitions into the hash-chained history, notices into the queue (dedup keys
+   make a second enqueue a no-op), cancellations.
+
+Running it twice at the same moment changes nothing the second time. Cases are
+read and written in pages, each page one transaction (``BEGIN IMMEDIATE`` on
+SQLite, rows locked ``FOR UPDATE`` on PostgreSQL), so two overlapping runs do
+not plan the same case from the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine, Row
+
+from checks.idcard import age_years, measure_id_number
+from notices.cases import CaseEvent, CaseState, opened, opening_record
+from notices.holds import Hold, holding
+from notices.ladder import Channel
+from notices.planner import CaseView, NoticeView, Plan, plan
+from notices.queue import NoticeStatus, dedup_key
+from notices.settings import Enforcement
+from notices.templates import render
+from scanner.caselog import (
+    CASE,
+    NOTICE,
+    OPEN_STATES,
+    append_history,
+    apply_event,
+    cancel_pending,
+    save_status,
+    status_of,
+)
+from scanner.holdsdb import load_holds
+from scanner.models import CaseSync, Finding, ScanRun, Subscriber
+from scanner.noticequeue import NoticeDraft, SqlNoticeQueue, enqueue
+
+SUB = Subscriber.__table__  # type: ignore[attr-defined]
+FINDING = Finding.__table__  # type: ignore[attr-defined]
+RUN = ScanRun.__table__  # type: ignore[attr-defined]
+SYNC = CaseSync.__table__  # type: ignore[attr-defined]
+PAGE = 500
+_ADVANCING = tuple(s for s in OPEN_STATES if s != CaseState.SUSPENDED.value)
+
+
+@dataclass
+class AdvanceSummary:
+    run_applied: int | None = None
+    opened: int = 0
+    resolved: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    queued: int = 0
+    cancelled: int = 0
+    stuck: int = 0
+    swept: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_applied": self.run_applied,
+            "opened": self.opened,
+            "resolved": self.resolved,
+            "events": dict(self.events),
+            "notices_queued": self.queued,
+            "notices_cancelled": self.cancelled,
+            "stuck": self.stuck,
+            "swept": self.swept,
+        }
+
+
+def advance(engine: Engine, rules: Enforcement, now: dt.datetime) -> AdvanceSummary:
+    summary = AdvanceSummary(swept=SqlNoticeQueue(engine, rules).sweep(now))
+    apply_findings(engine, now, summary)
+    last = 0
+    while True:
+        with engine.begin() as conn:
+            last_seen = _advance_page(conn, rules, now, last, summary)
+        if last_seen is None:
+            return summary
+        last = last_seen
+
+
+# --- findings -> cases ----------------------------------------------------------------------
+
+
+def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) -> None:
+    """Apply the newest finished enforcing run, once."""
+    with engine.connect() as conn:
+        run = conn.execute(
+            select(RUN.c.id, RUN.c.started_at)
+            .where(RUN.c.mode == "enforce", RUN.c.status == "finished")
+            .order_by(RUN.c.id.desc())
+            .limit(1)
+        ).first()
+        if run is None or conn.execute(select(SYNC.c.run_id).where(SYNC.c.run_id == run.id)).first():
+            return
+    started = _aware(run.started_at)
+    with engine.begin() as conn:
+        # Subscribers whose case was closed after the run started: its findings are older than that.
+        closed_since = set(
+            conn.execute(select(CASE.c.subscriber_id).where(CASE.c.closed_at >= started)).scalars().all()
+        )
+    last = 0
+    opened_n = resolved_n = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    FINDING.c.id,
+                    FINDING.c.subscriber_id,
+                    FINDING.c.verdict,
+                    FINDING.c.reasons,
+                    CASE.c.id.label("case_id"),
+                )
+                .select_from(FINDING.outerjoin(CASE, CASE.c.active_subscriber_id == FINDING.c.subscriber_id))
+                .where(FINDING.c.run_id == run.id, FINDING.c.subscriber_id > last)
+                .order_by(FINDING.c.subscriber_id)
+                .limit(2000)
+            ).all()
+            if not rows:
+                conn.execute(insert(SYNC).values(run_id=run.id, applied_at=now, opened=opened_n, resolved=resolved_n))
+                break
+            last = rows[-1].subscriber_id
+            for row in rows:
+                if row.verdict == "fail" and row.case_id is None and row.subscriber_id not in closed_since:
+                    _open_case(conn, row, run.id, now)
+                    opened_n += 1
+                elif row.verdict == "pass" and row.case_id is not None:
+                    case = conn.execute(select(CASE).where(CASE.c.id == row.case_id)).one()
+                    apply_event(
+                        conn,
+                        case,
+                        CaseEvent.RESOLVE,
+                        now=now,
+                        actor=f"rescan run {run.id}",
+                        why="the subscriber's photos and ID now pass",
+                        finding_id=row.id,
+                    )
+                    summary.cancelled += cancel_pending(conn, row.case_id, now, "the case was resolved")
+                    resolved_n += 1
+                elif row.verdict == "fail" and row.case_id is not None:
+                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=row.reasons))
+    summary.run_applied, summary.opened, summary.resolved = run.id, opened_n, resolved_n
+
+
+def _open_case(conn: Connection, finding: Any, run_id: int, now: dt.datetime) -> None:
+    status = opened()
+    case_id = conn.execute(
+        insert(CASE).values(
+            subscriber_id=finding.subscriber_id,
+            active_subscriber_id=finding.subscriber_id,
+            state=status.state.value,
+            stage=0,
+            reasons=finding.reasons,
+            opened_at=now,
+            opened_by_finding_id=finding.id,
+            updated_at=now,
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    why = f"failing finding of enforcing run {run_id}: {', '.join(finding.reasons) or 'fail'}"
+    append_history(
+        conn, case_id, [opening_record(at=now, actor=f"rescan run {run_id}", why=why, finding_id=finding.id)]
+    )
+
+
+# --- planning each open case ----------------------------------------------------------------
+
+
+def _advance_page(
+    conn: Connection, rules: Enforcement, now: dt.datetime, after: int, summary: AdvanceSummary
+) -> int | None:
+    query = select(CASE).where(CASE.c.state.in_(_ADVANCING), CASE.c.id > after).order_by(CASE.c.id).limit(PAGE)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    cases = conn.execute(query).all()
+    if not cases:
+        return None
+    holds = load_holds(conn)
+    subs = {r.id: r for r in conn.execute(select(SUB).where(SUB.c.id.in_([c.subscriber_id for c in cases])))}
+    notices = _notices_of(conn, cases)
+    today = now.astimezone(ZoneInfo(rules.zone)).date()
+    for case in cases:
+        sub = subs[case.subscriber_id]
+        view = _view(case, sub, notices.get(case.id, []), today)
+        held_until = holding(holds, now, sub.account_id, sub.region_code, sub.segment)
+        ended = _last_hold_end(holds, now, sub) if case.state == CaseState.ON_HOLD.value else None
+        result = plan(view, rules, now, held_until=held_until, hold_ended_at=ended)
+        _write_plan(conn, case, sub, result, rules, now, summary)
+    return int(cases[-1].id)
+
+
+def _notices_of(conn: Connection, cases: Sequence[Row[Any]]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    c = NOTICE.c
+    rows = conn.execute(
+        select(
+            c.id,
+            c.case_id,
+            c.stage,
+            c.slot,
+            c.attempt,
+            c.channel,
+            c.status,
+            c.final_at,
+            c.gateway_message_id,
+            c.receipt_stat,
+        ).where(c.case_id.in_([case.id for case in cases]), c.stage > 0)
+    )
+    for row in rows:
+        out.setdefault(row.case_id, []).append(row)
+    return out
+
+
+def _view(case: Row[Any], sub: Row[Any], notices: list[Row[Any]], today: dt.date) -> CaseView:
+    birth = measure_id_number(sub.id_number).birth_date
+    current = tuple(
+        NoticeView(
+            n.id,
+            Channel(n.slot),
+            n.attempt,
+            Channel(n.channel),
+            NoticeStatus(n.status),
+            n.final_at,
+            f"notice {n.id}: {n.gateway_message_id} {n.receipt_stat}" if n.gateway_message_id else f"notice {n.id}",
+        )
+        for n in notices
+        if n.stage == case.stage
+    )
+    return CaseView(
+        status=status_of(case),
+        opened_at=case.opened_at,
+        stage_delivered_at=case.stage_delivered_at,
+        hold_ended_at=case.hold_ended_at,
+        notices=current,
+        non_sms_delivered=any(n.status == "delivered" and n.channel != Channel.SMS.value for n in notices),
+        age=age_years(birth, today) if birth else None,
+        segment=sub.segment,
+    )
+
+
+def _last_hold_end(holds: Sequence[Hold], now: dt.datetime, sub: Row[Any]) -> dt.datetime | None:
+    ends = [
+        h.ends_at for h in holds if h.ends_at <= now and h.scope.covers(sub.account_id, sub.region_code, sub.segment)
+    ]
+    return max(ends, default=None)
+
+
+def _write_plan(
+    conn: Connection,
+    case: Row[Any],
+    sub: Row[Any],
+    result: Plan,
+    rules: Enforcement,
+    now: dt.datetime,
+    summary: AdvanceSummary,
+) -> None:
+    fields: dict[str, Any] = {}
+    for name in ("stage_started_at", "stage_delivered_at", "hold_ended_at", "grace_ends_at"):
+        value = getattr(result, name)
+        if value is not None and value != getattr(case, name):
+            fields[name] = value
+    summary.stuck += bool(result.stuck)
+    if not result.changed and not fields:
+        return
+    if result.cancel_pending:
+        summary.cancelled += cancel_pending(conn, case.id, now, "a hold covers the case")
+    if result.send:
+        drafts = [_draft(case, sub, send, rules) for send in result.send]
+        summary.queued += enqueue(conn, drafts, now)
+    save_status(conn, case.id, result.status, now, **fields)
+    append_history(conn, case.id, result.records)
+    summary.events.update(r.event.value for r in result.records)
+
+
+def _draft(case: Row[Any], sub: Row[Any], send: Any, rules: Enforcement) -> NoticeDraft:
+    text = render(
+        send.template,
+        msisdn=sub.msisdn,
+        reasons=list(case.reasons),
+        deadline=send.deadline,
+        link=rules.link,
+        signature=rules.signature,
+    )
+    return NoticeDraft(
+        dedup_key=dedup_key(case.id, send.stage, send.attempt, send.channel.value, slot=send.slot.value),
+        case_id=case.id,
+        subscriber_id=sub.id,
+        account_id=sub.account_id,
+        msisdn=sub.msisdn,
+        stage=send.stage,
+        slot=send.slot.value,
+        attempt=send.attempt,
+        channel=send.channel.value,
+        template=send.template,
+        params=text.params,
+        text=text.text,
+        segments=text.segments.parts,
+        not_before=send.not_before,
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
