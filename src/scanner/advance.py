@@ -123,6 +123,7 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     FINDING.c.subscriber_id,
                     FINDING.c.verdict,
                     FINDING.c.reasons,
+                    FINDING.c.evidence,
                     CASE.c.id.label("case_id"),
                 )
                 .select_from(FINDING.outerjoin(CASE, CASE.c.active_subscriber_id == FINDING.c.subscriber_id))
@@ -136,7 +137,7 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
             last = rows[-1].subscriber_id
             for row in rows:
                 if row.verdict == "fail" and row.case_id is None and row.subscriber_id not in closed_since:
-                    _open_case(conn, row, run.id, now)
+                    _open_case(conn, row.id, row.subscriber_id, failing_reasons(row), run.id, now)
                     opened_n += 1
                 elif row.verdict == "pass" and row.case_id is not None:
                     case = conn.execute(select(CASE).where(CASE.c.id == row.case_id)).one()
@@ -152,27 +153,35 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     summary.cancelled += cancel_pending(conn, row.case_id, now, "the case was resolved")
                     resolved_n += 1
                 elif row.verdict == "fail" and row.case_id is not None:
-                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=row.reasons))
+                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=failing_reasons(row)))
     summary.run_applied, summary.opened, summary.resolved = run.id, opened_n, resolved_n
 
 
-def _open_case(conn: Connection, finding: Any, run_id: int, now: dt.datetime) -> None:
+def failing_reasons(finding: Any) -> list[str]:
+    """The reasons that made the finding fail (review and ignored reasons are not the subscriber's to fix)."""
+    codes = [e["code"] for e in finding.evidence if e.get("severity") == "fail"]
+    return list(dict.fromkeys(codes)) or list(finding.reasons)
+
+
+def _open_case(
+    conn: Connection, finding_id: int, subscriber_id: int, reasons: list[str], run_id: int, now: dt.datetime
+) -> None:
     status = opened()
     case_id = conn.execute(
         insert(CASE).values(
-            subscriber_id=finding.subscriber_id,
-            active_subscriber_id=finding.subscriber_id,
+            subscriber_id=subscriber_id,
+            active_subscriber_id=subscriber_id,
             state=status.state.value,
             stage=0,
-            reasons=finding.reasons,
+            reasons=reasons,
             opened_at=now,
-            opened_by_finding_id=finding.id,
+            opened_by_finding_id=finding_id,
             updated_at=now,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
-    why = f"failing finding of enforcing run {run_id}: {', '.join(finding.reasons) or 'fail'}"
+    why = f"failing finding of enforcing run {run_id}: {', '.join(reasons) or 'fail'}"
     append_history(
-        conn, case_id, [opening_record(at=now, actor=f"rescan run {run_id}", why=why, finding_id=finding.id)]
+        conn, case_id, [opening_record(at=now, actor=f"rescan run {run_id}", why=why, finding_id=finding_id)]
     )
 
 

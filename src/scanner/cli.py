@@ -13,7 +13,8 @@ from checks.policy import PolicyError
 
 app = typer.Typer(
     name="realname",
-    help="Rescan a subscriber base for real-name compliance: import, rescan, report.",
+    help="Rescan a subscriber base for real-name compliance (import, rescan, report) and enforce it humanely "
+    "(cases, notices, holds, suspensions).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -21,6 +22,17 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
+
+
+def _enforcement_commands() -> None:
+    from scanner import cli_enforce
+
+    app.add_typer(cli_enforce.cases_app, name="cases")
+    app.add_typer(cli_enforce.holds_app, name="holds")
+    app.add_typer(cli_enforce.notices_app, name="notices")
+    app.add_typer(cli_enforce.suspensions_app, name="suspensions")
+    app.command("remediate")(cli_enforce.remediate_command)
+
 
 DatabaseOpt = Annotated[
     Optional[str],  # noqa: UP045 (typer needs Optional here)
@@ -426,6 +438,9 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]
     except PolicyError as exc:
         raise _fail(str(exc)) from None
     console.print(f"{file}: policy {loaded.policy.name} version {loaded.policy.version}, sha256 {loaded.sha256}")
+
+
+_enforcement_commands()
 
 
 def main() -> None:

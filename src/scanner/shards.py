@@ -77,7 +77,7 @@ def _values(values: dict[str, Any], descriptor: bytes | None) -> dict[str, Any]:
     return out
 
 
-def _descriptor_bytes(measurement: dict[str, Any]) -> bytes | None:
+def descriptor_bytes(measurement: dict[str, Any]) -> bytes | None:
     descriptor = measurement.get("descriptor")
     return None if descriptor is None else np.asarray(descriptor, dtype=np.float64).tobytes()
 
@@ -218,7 +218,7 @@ def read_page(
     for pid, sha in known.items():
         if sha and sha in hits:
             values = hits[sha][1]
-            page.cached[pid] = (values, _descriptor_bytes(values))
+            page.cached[pid] = (values, descriptor_bytes(values))
             page.recorded[pid] = sha
             del pending[pid]
     # The rest are read; an older measurement of the recorded sha256 lends its still-current parts.
@@ -258,7 +258,7 @@ def judge_rows(page: Page) -> list[PhotoRow]:
         else:
             o = outcomes[pid]
             m = o.measurement
-            rows.append((sub_id, kind, m, _descriptor_bytes(m) if m else None, o.error))
+            rows.append((sub_id, kind, m, descriptor_bytes(m) if m else None, o.error))
     return rows
 
 
@@ -292,7 +292,7 @@ def write_page(
                 "photo_sha256": outcome.sha256,
                 "extractor_version": outcome.extractor_version,
                 "values": {k: v for k, v in outcome.measurement.items() if k != "descriptor"},
-                "descriptor": _descriptor_bytes(outcome.measurement),
+                "descriptor": descriptor_bytes(outcome.measurement),
                 "created_at": now,
             }
         )

@@ -1,0 +1,142 @@
+"""Suspensions: an officer approves an eligible case, the list goes to the BSS, the BSS
+reports back. The tool itself never suspends a line.
+
+``approve`` needs the officer's name and an eligible case (every stage delivered,
+grace passed, no hold). ``export`` writes the approved cases not yet exported,
+masked unless the full numbers are asked for. ``confirm`` records what the BSS
+did. ``exempt`` ends a case by an officer's decision.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from notices.cases import CaseEvent, CaseState, IllegalTransition
+from notices.privacy import mask_number
+from scanner.caselog import CASE, CaseError, apply_event, audit, cancel_pending, case_by_id
+from scanner.models import Subscriber
+
+SUB = Subscriber.__table__  # type: ignore[attr-defined]
+EXPORT_COLUMNS = ("case_id", "account_id", "msisdn", "id_number", "approved_by", "approved_at", "reasons")
+
+
+def _officer(name: str) -> str:
+    if not name.strip():
+        raise CaseError("an officer's name is required (--officer)")
+    return name.strip()
+
+
+def approve(engine: Engine, case_id: int, officer: str, now: dt.datetime, note: str = "") -> None:
+    officer = _officer(officer)
+    with engine.begin() as conn:
+        case = case_by_id(conn, case_id, lock=True)
+        if case.state != CaseState.ELIGIBLE.value:
+            raise CaseError(f"case {case_id} is {case.state}: only an eligible case can be approved")
+        apply_event(
+            conn,
+            case,
+            CaseEvent.APPROVE,
+            now=now,
+            actor=f"officer:{officer}",
+            why=note or "suspension approved",
+            approved_by=officer,
+            approved_at=now,
+        )
+
+
+def exempt(engine: Engine, case_id: int, officer: str, reason: str, now: dt.datetime) -> int:
+    """End a case by an officer's decision; its pending notices are cancelled."""
+    officer = _officer(officer)
+    if not reason.strip():
+        raise CaseError("an exemption needs a reason (--reason)")
+    with engine.begin() as conn:
+        case = case_by_id(conn, case_id, lock=True)
+        try:
+            apply_event(conn, case, CaseEvent.EXEMPT, now=now, actor=f"officer:{officer}", why=reason)
+        except IllegalTransition as exc:
+            raise CaseError(f"case {case_id}: {exc}") from None
+        return cancel_pending(conn, case_id, now, "the case was exempted")
+
+
+def export_approved(
+    engine: Engine, path: Path, officer: str, now: dt.datetime, full_numbers: bool = False
+) -> list[dict[str, Any]]:
+    """Write the approved cases not yet exported to ``path`` (CSV) and mark them exported."""
+    officer = _officer(officer)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(CASE, SUB.c.account_id, SUB.c.msisdn, SUB.c.id_number)
+            .join(SUB, SUB.c.id == CASE.c.subscriber_id)
+            .where(CASE.c.state == CaseState.APPROVED.value, CASE.c.exported_at.is_(None))
+            .order_by(CASE.c.id)
+        ).all()
+        out = [
+            {
+                "case_id": r.id,
+                "account_id": r.account_id,
+                "msisdn": r.msisdn if full_numbers else mask_number(r.msisdn),
+                "id_number": r.id_number if full_numbers else mask_number(r.id_number),
+                "approved_by": r.approved_by,
+                "approved_at": r.approved_at.isoformat() if r.approved_at else "",
+                "reasons": " ".join(r.reasons),
+            }
+            for r in rows
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, EXPORT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(out)
+        if rows:
+            conn.execute(update(CASE).where(CASE.c.id.in_([r.id for r in rows])).values(exported_at=now))
+        audit(
+            conn, now, officer, "suspensions.export", str(path), cases=[r.id for r in rows], full_numbers=full_numbers
+        )
+    return out
+
+
+def confirm(engine: Engine, case_ids: list[int], bss_ref: str, now: dt.datetime) -> list[int]:
+    """Record that the BSS suspended these lines; returns the cases confirmed."""
+    if not bss_ref.strip():
+        raise CaseError("a confirmation needs the BSS's reference (--bss-ref)")
+    done = []
+    with engine.begin() as conn:
+        for case_id in case_ids:
+            case = case_by_id(conn, case_id, lock=True)
+            if case.state == CaseState.SUSPENDED.value:
+                continue  # the BSS reported it again
+            if case.state != CaseState.APPROVED.value:
+                raise CaseError(f"case {case_id} is {case.state}: only an approved case can be confirmed suspended")
+            apply_event(conn, case, CaseEvent.CONFIRM_SUSPENDED, now=now, actor="bss", why=f"BSS reference {bss_ref}")
+            done.append(case_id)
+    return done
+
+
+def pending_decisions(engine: Engine) -> list[dict[str, Any]]:
+    """Eligible and approved cases, for the officer (numbers masked)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(CASE, SUB.c.account_id, SUB.c.msisdn)
+            .join(SUB, SUB.c.id == CASE.c.subscriber_id)
+            .where(CASE.c.state.in_([CaseState.ELIGIBLE.value, CaseState.APPROVED.value]))
+            .order_by(CASE.c.id)
+        ).all()
+    return [
+        {
+            "case_id": r.id,
+            "account_id": r.account_id,
+            "msisdn": mask_number(r.msisdn),
+            "state": r.state,
+            "reasons": list(r.reasons),
+            "grace_ended_at": r.grace_ends_at,
+            "approved_by": r.approved_by,
+            "exported": r.exported_at is not None,
+        }
+        for r in rows
+    ]
