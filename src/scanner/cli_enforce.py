@@ -83,14 +83,17 @@ def _loaded(policy: Path | None) -> Any:
         raise _fail(str(exc)) from None
 
 
-def _now(value: str | None, zone: str) -> dt.datetime:
+def _now(value: str | None, zone: str | None = None) -> dt.datetime:
+    """Now, or the time given; a time without a zone is in ``zone`` (default: the bundled policy's)."""
     if not value:
         return dt.datetime.now(dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--now {value!r} is not an ISO 8601 time") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(dt.UTC)
+        raise _fail(f"{value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone or _loaded(None).enforcement.zone))
+    return parsed.astimezone(dt.UTC)
 
 
 def _engine(database: str | None) -> Any:
@@ -194,7 +197,7 @@ def cases_exempt(
     from scanner.suspensions import exempt
 
     try:
-        cancelled = exempt(_engine(database), case, officer or _login(), reason, _now(now, "UTC"))
+        cancelled = exempt(_engine(database), case, officer or _login(), reason, _now(now))
     except CaseError as exc:
         raise _fail(str(exc)) from None
     _emit({"case_id": case, "state": "exempted", "notices_cancelled": cancelled})
@@ -258,7 +261,7 @@ def holds_list(
     """Holds in force and scheduled (JSON lines)."""
     from scanner.holdsdb import list_holds
 
-    for hold in list_holds(_engine(database), _now(now, "UTC"), include_ended=all_holds):
+    for hold in list_holds(_engine(database), _now(now), include_ended=all_holds):
         _emit(hold)
 
 
@@ -275,7 +278,7 @@ def holds_lift(
     from scanner.holdsdb import lift_hold
 
     try:
-        lift_hold(_engine(database), hold, officer or _login(), reason, _now(now, "UTC"))
+        lift_hold(_engine(database), hold, officer or _login(), reason, _now(now))
     except CaseError as exc:
         raise _fail(str(exc)) from None
     _emit({"hold_id": hold, "lifted": True})
@@ -349,7 +352,7 @@ def _answer_lines(policy: Path | None, database: str | None, now: str | None, ca
                 _emit({"id": request["id"], "status": result})
             else:
                 done = request.get("done_at")
-                done_at = _now(str(done), "UTC") if done else None
+                done_at = _now(str(done)) if done else None
                 result = queue.receipt(
                     str(request["gateway_message_id"]), str(request["stat"]), request.get("error"), done_at, at
                 )
@@ -414,7 +417,7 @@ def suspensions_approve(
     from scanner.suspensions import approve
 
     try:
-        approve(_engine(database), case, officer, _now(now, "UTC"), note)
+        approve(_engine(database), case, officer, _now(now), note)
     except CaseError as exc:
         raise _fail(str(exc)) from None
     _emit({"case_id": case, "state": "approved", "approved_by": officer})
@@ -433,7 +436,7 @@ def suspensions_export(
     """Write the approved cases not yet exported (masked numbers unless --full-numbers)."""
     from scanner.suspensions import export_approved
 
-    rows = export_approved(_engine(database), output, officer or _login(), _now(now, "UTC"), full_numbers)
+    rows = export_approved(_engine(database), output, officer or _login(), _now(now), full_numbers)
     _emit({"exported": len(rows), "file": str(output)})
 
 
@@ -449,7 +452,7 @@ def suspensions_confirm(
     from scanner.suspensions import confirm
 
     try:
-        done = confirm(_engine(database), cases, bss_ref, _now(now, "UTC"))
+        done = confirm(_engine(database), cases, bss_ref, _now(now))
     except CaseError as exc:
         raise _fail(str(exc)) from None
     _emit({"confirmed": done})
