@@ -438,6 +438,17 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]
     except PolicyError as exc:
         raise _fail(str(exc)) from None
     console.print(f"{file}: policy {loaded.policy.name} version {loaded.policy.version}, sha256 {loaded.sha256}")
+    rules = loaded.enforcement
+    stages = "; ".join(
+        f"day +{stage.delay_days} {'+'.join(c.value for c in stage.channels)} ({stage.template})"
+        for stage in rules.ladder.stages
+    )
+    window = rules.window
+    console.print(
+        f"ladder: {stages}; then {rules.ladder.grace_days} days of grace; send window "
+        f"{window.opens:%H:%M}-{window.closes:%H:%M} {window.zone}",
+        highlight=False,
+    )
 
 
 _enforcement_commands()
