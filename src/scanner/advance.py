@@ -39,10 +39,10 @@ from scanner.caselog import (
     CASE,
     NOTICE,
     OPEN_STATES,
-    append_history,
+    append_histories,
     apply_event,
     cancel_pending,
-    save_status,
+    save_statuses,
     status_of,
 )
 from scanner.holdsdb import load_holds
@@ -135,10 +135,10 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                 conn.execute(insert(SYNC).values(run_id=run.id, applied_at=now, opened=opened_n, resolved=resolved_n))
                 break
             last = rows[-1].subscriber_id
+            to_open = []
             for row in rows:
                 if row.verdict == "fail" and row.case_id is None and row.subscriber_id not in closed_since:
-                    _open_case(conn, row.id, row.subscriber_id, failing_reasons(row), run.id, now)
-                    opened_n += 1
+                    to_open.append((row.id, row.subscriber_id, failing_reasons(row)))
                 elif row.verdict == "pass" and row.case_id is not None:
                     case = conn.execute(select(CASE).where(CASE.c.id == row.case_id)).one()
                     apply_event(
@@ -154,6 +154,8 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     resolved_n += 1
                 elif row.verdict == "fail" and row.case_id is not None:
                     conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=failing_reasons(row)))
+            _open_cases(conn, to_open, run.id, now)
+            opened_n += len(to_open)
     summary.run_applied, summary.opened, summary.resolved = run.id, opened_n, resolved_n
 
 
@@ -163,25 +165,39 @@ def failing_reasons(finding: Any) -> list[str]:
     return list(dict.fromkeys(codes)) or list(finding.reasons)
 
 
-def _open_case(
-    conn: Connection, finding_id: int, subscriber_id: int, reasons: list[str], run_id: int, now: dt.datetime
-) -> None:
-    status = opened()
-    case_id = conn.execute(
-        insert(CASE).values(
-            subscriber_id=subscriber_id,
-            active_subscriber_id=subscriber_id,
-            state=status.state.value,
-            stage=0,
-            reasons=reasons,
-            opened_at=now,
-            opened_by_finding_id=finding_id,
-            updated_at=now,
-        )
-    ).inserted_primary_key[0]  # type: ignore[index]
-    why = f"failing finding of enforcing run {run_id}: {', '.join(reasons) or 'fail'}"
-    append_history(
-        conn, case_id, [opening_record(at=now, actor=f"rescan run {run_id}", why=why, finding_id=finding_id)]
+def _open_cases(conn: Connection, findings: list[tuple[int, int, list[str]]], run_id: int, now: dt.datetime) -> None:
+    """Open a case for each (finding id, subscriber id, reasons), with the first line of its history."""
+    if not findings:
+        return
+    state = opened().state.value
+    rows = [
+        {
+            "subscriber_id": sub_id,
+            "active_subscriber_id": sub_id,
+            "state": state,
+            "stage": 0,
+            "reasons": reasons,
+            "opened_at": now,
+            "opened_by_finding_id": finding_id,
+            "updated_at": now,
+        }
+        for finding_id, sub_id, reasons in findings
+    ]
+    ids = conn.execute(insert(CASE).returning(CASE.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    actor = f"rescan run {run_id}"
+    append_histories(
+        conn,
+        {
+            case_id: [
+                opening_record(
+                    at=now,
+                    actor=actor,
+                    why=f"failing finding of enforcing run {run_id}: {', '.join(reasons) or 'fail'}",
+                    finding_id=finding_id,
+                )
+            ]
+            for case_id, (finding_id, _sub, reasons) in zip(ids, findings, strict=True)
+        },
     )
 
 
@@ -201,13 +217,22 @@ def _advance_page(
     subs = {r.id: r for r in conn.execute(select(SUB).where(SUB.c.id.in_([c.subscriber_id for c in cases])))}
     notices = _notices_of(conn, cases)
     today = now.astimezone(ZoneInfo(rules.zone)).date()
+    changes: list[tuple[Row[Any], Plan, dict[str, Any]]] = []
     for case in cases:
         sub = subs[case.subscriber_id]
         view = _view(case, sub, notices.get(case.id, []), today)
         held_until = holding(holds, now, sub.account_id, sub.region_code, sub.segment)
         ended = _last_hold_end(holds, now, sub) if case.state == CaseState.ON_HOLD.value else None
         result = plan(view, rules, now, held_until=held_until, hold_ended_at=ended)
-        _write_plan(conn, case, sub, result, rules, now, summary)
+        summary.stuck += bool(result.stuck)
+        fields = {
+            name: getattr(result, name)
+            for name in ("stage_started_at", "stage_delivered_at", "hold_ended_at", "grace_ends_at")
+            if getattr(result, name) is not None and getattr(result, name) != getattr(case, name)
+        }
+        if result.changed or fields:
+            changes.append((case, result, fields))
+    _write_page(conn, changes, subs, rules, now, summary)
     return int(cases[-1].id)
 
 
@@ -267,31 +292,28 @@ def _last_hold_end(holds: Sequence[Hold], now: dt.datetime, sub: Row[Any]) -> dt
     return max(ends, default=None)
 
 
-def _write_plan(
+def _write_page(
     conn: Connection,
-    case: Row[Any],
-    sub: Row[Any],
-    result: Plan,
+    changes: list[tuple[Row[Any], Plan, dict[str, Any]]],
+    subs: dict[int, Row[Any]],
     rules: Enforcement,
     now: dt.datetime,
     summary: AdvanceSummary,
 ) -> None:
-    fields: dict[str, Any] = {}
-    for name in ("stage_started_at", "stage_delivered_at", "hold_ended_at", "grace_ends_at"):
-        value = getattr(result, name)
-        if value is not None and value != getattr(case, name):
-            fields[name] = value
-    summary.stuck += bool(result.stuck)
-    if not result.changed and not fields:
+    """A page's plans in a few statements: cancellations, notices, statuses, history lines."""
+    if not changes:
         return
-    if result.cancel_pending:
-        summary.cancelled += cancel_pending(conn, case.id, now, "a hold covers the case")
-    if result.send:
-        drafts = [_draft(case, sub, send, rules) for send in result.send]
-        summary.queued += enqueue(conn, drafts, now)
-    save_status(conn, case.id, result.status, now, **fields)
-    append_history(conn, case.id, result.records)
-    summary.events.update(r.event.value for r in result.records)
+    held = [case.id for case, result, _ in changes if result.cancel_pending]
+    if held:
+        summary.cancelled += cancel_pending(conn, held, now, "a hold covers the case")
+    drafts = [
+        _draft(case, subs[case.subscriber_id], send, rules) for case, result, _ in changes for send in result.send
+    ]
+    summary.queued += enqueue(conn, drafts, now)
+    save_statuses(conn, [(case, result.status, fields) for case, result, fields in changes], now)
+    append_histories(conn, {case.id: result.records for case, result, _ in changes})
+    for _, result, _ in changes:
+        summary.events.update(r.event.value for r in result.records)
 
 
 def _draft(case: Row[Any], sub: Row[Any], send: Any, rules: Enforcement) -> NoticeDraft:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from notices.cases import CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
@@ -56,45 +56,55 @@ def _digest(previous: str, case_id: int, seq: int, record: TransitionRecord, **r
     return hashlib.sha256(previous.encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def append_history(
-    conn: Connection,
-    case_id: int,
-    records: Sequence[TransitionRecord],
-    *,
-    notice_id: int | None = None,
-    hold_id: int | None = None,
-) -> None:
-    if not records:
-        return
-    last = conn.execute(
-        select(TRANSITION.c.seq, TRANSITION.c.digest)
-        .where(TRANSITION.c.case_id == case_id)
-        .order_by(TRANSITION.c.seq.desc())
-        .limit(1)
-    ).first()
-    seq, previous = (last.seq, last.digest) if last else (0, GENESIS)
-    rows = []
-    for record in records:
-        seq += 1
-        previous = _digest(previous, case_id, seq, record, notice=notice_id, hold=hold_id)
-        rows.append(
-            {
-                "case_id": case_id,
-                "seq": seq,
-                "from_state": record.from_state.value,
-                "to_state": record.to_state.value,
-                "event": record.event.value,
-                "stage": record.stage,
-                "at": record.at,
-                "actor": record.actor[:200],
-                "why": record.why[:2000],
-                "finding_id": record.finding_id,
-                "notice_id": notice_id,
-                "receipt": record.receipt_id,
-                "hold_id": hold_id,
-                "digest": previous,
-            }
+def append_history(conn: Connection, case_id: int, records: Sequence[TransitionRecord]) -> None:
+    append_histories(conn, {case_id: list(records)})
+
+
+def _last_lines(conn: Connection, case_ids: list[int]) -> dict[int, tuple[int, str]]:
+    latest = (
+        select(TRANSITION.c.case_id, func.max(TRANSITION.c.seq).label("seq"))
+        .where(TRANSITION.c.case_id.in_(case_ids))
+        .group_by(TRANSITION.c.case_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(TRANSITION.c.case_id, TRANSITION.c.seq, TRANSITION.c.digest).join(
+            latest, and_(TRANSITION.c.case_id == latest.c.case_id, TRANSITION.c.seq == latest.c.seq)
         )
+    )
+    return {row.case_id: (row.seq, row.digest) for row in rows}
+
+
+def append_histories(conn: Connection, records_by_case: dict[int, list[TransitionRecord]]) -> None:
+    """Append history lines to many cases in two statements, each line chained to the one before it."""
+    records_by_case = {case_id: records for case_id, records in records_by_case.items() if records}
+    if not records_by_case:
+        return
+    last = _last_lines(conn, list(records_by_case))
+    rows = []
+    for case_id, records in records_by_case.items():
+        seq, previous = last.get(case_id, (0, GENESIS))
+        for record in records:
+            seq += 1
+            previous = _digest(previous, case_id, seq, record, notice=None, hold=None)
+            rows.append(
+                {
+                    "case_id": case_id,
+                    "seq": seq,
+                    "from_state": record.from_state.value,
+                    "to_state": record.to_state.value,
+                    "event": record.event.value,
+                    "stage": record.stage,
+                    "at": record.at,
+                    "actor": record.actor[:200],
+                    "why": record.why[:2000],
+                    "finding_id": record.finding_id,
+                    "notice_id": None,
+                    "receipt": record.receipt_id,
+                    "hold_id": None,
+                    "digest": previous,
+                }
+            )
     conn.execute(insert(TRANSITION), rows)
 
 
@@ -135,6 +145,39 @@ def save_status(conn: Connection, case_id: int, status: CaseStatus, now: dt.date
     conn.execute(update(CASE).where(CASE.c.id == case_id).values(**values))
 
 
+_TIMES = ("stage_started_at", "stage_delivered_at", "hold_ended_at", "grace_ends_at")
+
+
+def save_statuses(
+    conn: Connection, changes: list[tuple[Row[Any], CaseStatus, dict[str, Any]]], now: dt.datetime
+) -> None:
+    """Write many open cases' new statuses and times in one statement (cases that stay open)."""
+    if not changes:
+        return
+    rows = []
+    for case, status, fields in changes:
+        row = {f"b_{name}": fields.get(name, getattr(case, name)) for name in _TIMES}
+        row.update(
+            b_id=case.id,
+            b_state=status.state.value,
+            b_stage=status.stage,
+            b_held_from=status.held_from.value if status.held_from else None,
+        )
+        rows.append(row)
+    stmt = (
+        update(CASE)
+        .where(CASE.c.id == bindparam("b_id"))
+        .values(
+            state=bindparam("b_state"),
+            stage=bindparam("b_stage"),
+            held_from=bindparam("b_held_from"),
+            updated_at=now,
+            **{name: bindparam(f"b_{name}") for name in _TIMES},
+        )
+    )
+    conn.execute(stmt, rows)
+
+
 def apply_event(
     conn: Connection,
     case_row: Row[Any],
@@ -153,12 +196,13 @@ def apply_event(
     return status
 
 
-def cancel_pending(conn: Connection, case_id: int, now: dt.datetime, why: str) -> int:
-    """Cancel the case's notices not yet handed to a gateway (queued, or claimed and not acknowledged)."""
+def cancel_pending(conn: Connection, case_id: int | list[int], now: dt.datetime, why: str) -> int:
+    """Cancel the cases' notices not yet handed to a gateway (queued, or claimed and not acknowledged)."""
+    ids = case_id if isinstance(case_id, list) else [case_id]
     result = conn.execute(
         update(NOTICE)
         .where(
-            NOTICE.c.case_id == case_id,
+            NOTICE.c.case_id.in_(ids),
             NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value]),
         )
         .values(status=NoticeStatus.CANCELLED.value, final_at=now, error=why[:2000], lease_expires_at=None)
