@@ -47,10 +47,14 @@ class HoldScope:
             return account_id == self.value
         if self.kind == "segment":
             return segment == self.value
+        return region_code is not None and region_code.startswith(self.region_prefix())
+
+    def region_prefix(self) -> str:
+        """The code prefix a region scope covers: ``420100`` -> ``4201``, ``420000`` -> ``42``."""
         prefix = self.value
         while prefix.endswith("00") and len(prefix) > 2:
             prefix = prefix[:-2]
-        return region_code is not None and region_code.startswith(prefix)
+        return prefix
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,11 @@ class Plan:
     hold_ended_at: dt.datetime | None = None
     grace_ends_at: dt.datetime | None = None
     stuck: list[str] = field(default_factory=list)  # slots with no channel left to try
+    cancel_notices: list[int] = field(default_factory=list)  # resends made needless by a late delivery
 
     @property
     def changed(self) -> bool:
-        return bool(self.records or self.send or self.cancel_pending)
+        return bool(self.records or self.send or self.cancel_pending or self.cancel_notices)
 
 
 def plan(
@@ -100,7 +101,8 @@ def plan(
 ) -> Plan:
     """The transitions, notices and cancellations that bring the case up to ``now``.
     ``held_until``: when the holds covering the case now end (None: not held).
-    ``hold_ended_at``: when the last hold covering it ended, if one ended since it was held."""
+    ``hold_ended_at``: when the last hold covering it that has ended by now ended; a hold that began
+    and ended between two advances is applied all the same (delays and grace count from its end)."""
     out = Plan(view.status, stage_delivered_at=view.stage_delivered_at, hold_ended_at=view.hold_ended_at)
     state = view.status.state
     if state in TERMINAL or state is CaseState.SUSPENDED:
@@ -126,6 +128,16 @@ def plan(
         ended = min(hold_ended_at or now, now)
         step(CaseEvent.RELEASE, f"the hold ended at {_local(ended, rules)}; delays count from then")
         out.hold_ended_at = ended
+    elif (
+        hold_ended_at is not None
+        and state in _HOLDABLE
+        and hold_ended_at > view.opened_at
+        and (view.hold_ended_at is None or hold_ended_at > view.hold_ended_at)
+    ):
+        # A hold began and ended between two advances: it counts all the same.
+        step(CaseEvent.HOLD, f"a hold covered the case until {_local(hold_ended_at, rules)}")
+        step(CaseEvent.RELEASE, f"the hold ended at {_local(hold_ended_at, rules)}; delays count from then")
+        out.hold_ended_at = hold_ended_at
 
     def after_hold(at: dt.datetime) -> dt.datetime:
         return max(at, out.hold_ended_at) if out.hold_ended_at is not None else at
@@ -200,6 +212,7 @@ def _stage_progress(
         done = [n.final_at or now for n in tried if n.status is NoticeStatus.DELIVERED]
         if done:
             delivered_at.append(min(done))
+            out.cancel_notices.extend(n.id for n in tried if n.status in (NoticeStatus.QUEUED, NoticeStatus.CLAIMED))
             continue
         if not tried:
             out.send.append(_send(rules, stage_no, slot, 1, slot, template, now))

@@ -41,6 +41,7 @@ from scanner.caselog import (
     OPEN_STATES,
     append_histories,
     apply_event,
+    cancel_notices,
     cancel_pending,
     save_statuses,
     status_of,
@@ -222,7 +223,7 @@ def _advance_page(
         sub = subs[case.subscriber_id]
         view = _view(case, sub, notices.get(case.id, []), today)
         held_until = holding(holds, now, sub.account_id, sub.region_code, sub.segment)
-        ended = _last_hold_end(holds, now, sub) if case.state == CaseState.ON_HOLD.value else None
+        ended = _last_hold_end(holds, now, sub)
         result = plan(view, rules, now, held_until=held_until, hold_ended_at=ended)
         summary.stuck += bool(result.stuck)
         fields = {
@@ -287,7 +288,9 @@ def _view(case: Row[Any], sub: Row[Any], notices: list[Row[Any]], today: dt.date
 
 def _last_hold_end(holds: Sequence[Hold], now: dt.datetime, sub: Row[Any]) -> dt.datetime | None:
     ends = [
-        h.ends_at for h in holds if h.ends_at <= now and h.scope.covers(sub.account_id, sub.region_code, sub.segment)
+        h.ends_at
+        for h in holds
+        if h.starts_at < h.ends_at <= now and h.scope.covers(sub.account_id, sub.region_code, sub.segment)
     ]
     return max(ends, default=None)
 
@@ -306,6 +309,9 @@ def _write_page(
     held = [case.id for case, result, _ in changes if result.cancel_pending]
     if held:
         summary.cancelled += cancel_pending(conn, held, now, "a hold covers the case")
+    needless = [notice_id for _, result, _ in changes for notice_id in result.cancel_notices]
+    if needless:
+        summary.cancelled += cancel_notices(conn, needless, now, "its slot was delivered meanwhile")
     drafts = [
         _draft(case, subs[case.subscriber_id], send, rules) for case, result, _ in changes for send in result.send
     ]

@@ -210,6 +210,19 @@ def cancel_pending(conn: Connection, case_id: int | list[int], now: dt.datetime,
     return int(result.rowcount or 0)
 
 
+def cancel_notices(conn: Connection, notice_ids: list[int], now: dt.datetime, why: str) -> int:
+    """Cancel these notices if they have not been handed to a gateway yet."""
+    result = conn.execute(
+        update(NOTICE)
+        .where(
+            NOTICE.c.id.in_(notice_ids),
+            NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value]),
+        )
+        .values(status=NoticeStatus.CANCELLED.value, final_at=now, error=why[:2000], lease_expires_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
 def audit(conn: Connection, now: dt.datetime, actor: str, action: str, subject: str, **detail: Any) -> None:
     conn.execute(insert(AUDIT).values(at=now, actor=actor[:200], action=action, subject=subject[:200], detail=detail))
 

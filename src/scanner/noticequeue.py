@@ -17,9 +17,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,9 +30,10 @@ from notices.queue import (
     receipt_outcome,
 )
 from notices.settings import Enforcement
-from scanner.models import Notice, utcnow
+from scanner.models import Notice, Subscriber, utcnow
 
 NOTICE = Notice.__table__  # type: ignore[attr-defined]
+SUB = Subscriber.__table__  # type: ignore[attr-defined]
 RECEIPT_TIMEOUT_ERROR = "no final delivery receipt within 72 hours"
 
 
@@ -107,7 +108,11 @@ class SqlNoticeQueue:
                 c.attempts < self.enforcement.retry.max_attempts,
             ),
         )
-        candidates = select(c.id).where(c.channel == channel, due).order_by(c.not_before, c.id).limit(n)
+        with self.engine.connect() as conn:
+            held = _held_out(conn, now)
+        if held is False:
+            return []
+        candidates = select(c.id).where(c.channel == channel, due, *held).order_by(c.not_before, c.id).limit(n)
         if self.engine.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         stmt = (
@@ -307,6 +312,30 @@ class SqlNoticeQueue:
     @staticmethod
     def _set(conn: Connection, notice_id: int, **values: Any) -> None:
         conn.execute(update(NOTICE).where(NOTICE.c.id == notice_id).values(**values))
+
+
+def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:
+    """Conditions that keep notices of subscribers under a hold in force out of a claim (False:
+    a hold covers everybody). ``cases advance`` cancels them; this covers the time until it runs."""
+    from scanner.holdsdb import load_holds
+
+    active = [h for h in load_holds(conn) if h.active(now)]
+    if not active:
+        return []
+    if any(h.scope.kind == "all" for h in active):
+        return False
+    c = NOTICE.c
+    conditions: list[Any] = []
+    accounts = [h.scope.value for h in active if h.scope.kind == "account"]
+    if accounts:
+        conditions.append(c.account_id.notin_(accounts))
+    segments = [h.scope.value for h in active if h.scope.kind == "segment"]
+    regions = [h.scope.region_prefix() for h in active if h.scope.kind == "region"]
+    if segments or regions:
+        covered = [SUB.c.segment.in_(segments)] if segments else []
+        covered += [SUB.c.region_code.startswith(prefix) for prefix in regions]
+        conditions.append(~exists().where(SUB.c.id == c.subscriber_id, or_(*covered)))
+    return conditions
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

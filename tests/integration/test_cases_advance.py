@@ -14,18 +14,18 @@ from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from diff_runs import Person, add_people, add_run  # noqa: E402
+from diff_runs import Person, add_people, add_run
 
-from checks.idcard import check_character  # noqa: E402
-from notices.settings import Enforcement  # noqa: E402
-from scanner.advance import advance  # noqa: E402
-from scanner.caselog import CaseError, verify_history  # noqa: E402
-from scanner.db import open_engine, write_engine_for  # noqa: E402
-from scanner.holdsdb import add_hold, lift_hold  # noqa: E402
-from scanner.models import Case, CaseTransition, Notice, Subscriber  # noqa: E402
-from scanner.noticequeue import SqlNoticeQueue  # noqa: E402
-from scanner.policyfile import load_policy  # noqa: E402
-from scanner.suspensions import approve, confirm, export_approved  # noqa: E402
+from checks.idcard import check_character
+from notices.settings import Enforcement
+from scanner.advance import advance
+from scanner.caselog import CaseError, verify_history
+from scanner.db import open_engine, write_engine_for
+from scanner.holdsdb import add_hold, lift_hold
+from scanner.models import Case, CaseTransition, Notice, Subscriber
+from scanner.noticequeue import SqlNoticeQueue
+from scanner.policyfile import load_policy
+from scanner.suspensions import approve, confirm, export_approved
 
 CASE = Case.__table__  # type: ignore[attr-defined]
 NOTICE = Notice.__table__  # type: ignore[attr-defined]
