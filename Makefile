@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale clean
+.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -28,8 +28,8 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests fixtures bench
-	$(VENV)/bin/ruff format --check src tests fixtures bench
+	$(VENV)/bin/ruff check src tests fixtures bench examples
+	$(VENV)/bin/ruff format --check src tests fixtures bench examples
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -44,6 +44,12 @@ bench-cost: setup
 
 bench-scale: setup
 	$(VENV)/bin/python bench/rescan_scale.py
+
+bench-queue: setup
+	$(VENV)/bin/python bench/queue_load.py
+
+bench-cases: setup
+	$(VENV)/bin/python bench/cases_advance.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

@@ -145,7 +145,9 @@ class SqlNoticeQueue:
             raise QueueError(f"notice {notice_id}: ack needs the gateway's message id")
         c = NOTICE.c
         with self.engine.begin() as conn:
-            row = conn.execute(select(c.status, c.claim_token, c.gateway_message_id).where(c.id == notice_id)).first()
+            row = conn.execute(
+                select(c.status, c.claim_token, c.gateway_message_id).where(c.id == notice_id).with_for_update()
+            ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
             if row.claim_token != token:
@@ -178,7 +180,9 @@ class SqlNoticeQueue:
         now = now or utcnow()
         c = NOTICE.c
         with self.engine.begin() as conn:
-            row = conn.execute(select(c.status, c.claim_token, c.attempts).where(c.id == notice_id)).first()
+            row = conn.execute(
+                select(c.status, c.claim_token, c.attempts).where(c.id == notice_id).with_for_update()
+            ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
             if row.claim_token != token or row.status != NoticeStatus.CLAIMED.value:
@@ -224,7 +228,9 @@ class SqlNoticeQueue:
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(c.id, c.status, c.receipt_stat, c.error).where(c.gateway_message_id == gateway_message_id)
+                select(c.id, c.status, c.receipt_stat, c.error)
+                .where(c.gateway_message_id == gateway_message_id)
+                .with_for_update()
             ).first()
             if row is None:
                 return "unknown"
