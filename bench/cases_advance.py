@@ -15,18 +15,17 @@ import argparse
 import datetime as dt
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text, update
+from queue_load import pg_schema  # bench/ is on the path when this script runs
+from sqlalchemy import insert, update
 
 from checks.idcard import check_character
 from scanner.advance import advance
-from scanner.db import engine_for, open_engine, write_engine_for
+from scanner.db import open_engine, write_engine_for
 from scanner.models import Finding, Notice, ScanRun, Subscriber
 from scanner.policyfile import load_policy
 
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 
 
@@ -116,21 +115,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(measure("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", n))
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        print(f"PostgreSQL skipped: {exc}")
-    else:
-        try:
-            rows.append(measure("PostgreSQL", f"{PG}?options=-csearch_path%3D{schema}", n))
-        finally:
-            engine_for.cache_clear()
-            write_engine_for.cache_clear()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with pg_schema() as url:
+        if url is not None:
+            rows.append(measure("PostgreSQL", url, n))
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

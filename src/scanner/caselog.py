@@ -198,26 +198,19 @@ def apply_event(
 
 def cancel_pending(conn: Connection, case_id: int | list[int], now: dt.datetime, why: str) -> int:
     """Cancel the cases' notices not yet handed to a gateway (queued, or claimed and not acknowledged)."""
-    ids = case_id if isinstance(case_id, list) else [case_id]
-    result = conn.execute(
-        update(NOTICE)
-        .where(
-            NOTICE.c.case_id.in_(ids),
-            NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value]),
-        )
-        .values(status=NoticeStatus.CANCELLED.value, final_at=now, error=why[:2000], lease_expires_at=None)
-    )
-    return int(result.rowcount or 0)
+    return _cancel(conn, NOTICE.c.case_id.in_(case_id if isinstance(case_id, list) else [case_id]), now, why)
 
 
 def cancel_notices(conn: Connection, notice_ids: list[int], now: dt.datetime, why: str) -> int:
     """Cancel these notices if they have not been handed to a gateway yet."""
+    return _cancel(conn, NOTICE.c.id.in_(notice_ids), now, why)
+
+
+def _cancel(conn: Connection, which: Any, now: dt.datetime, why: str) -> int:
+    pending = NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value])
     result = conn.execute(
         update(NOTICE)
-        .where(
-            NOTICE.c.id.in_(notice_ids),
-            NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value]),
-        )
+        .where(which, pending)
         .values(status=NoticeStatus.CANCELLED.value, final_at=now, error=why[:2000], lease_expires_at=None)
     )
     return int(result.rowcount or 0)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from checks.policy import PolicyError
+from scanner.cli_common import DatabaseOpt, PolicyOpt, fail
 
 app = typer.Typer(
     name="realname",
@@ -25,35 +26,13 @@ app.add_typer(policy_app, name="policy")
 
 
 def _enforcement_commands() -> None:
-    from scanner import cli_enforce
+    from scanner import cli_enforce, cli_queue
 
     app.add_typer(cli_enforce.cases_app, name="cases")
     app.add_typer(cli_enforce.holds_app, name="holds")
-    app.add_typer(cli_enforce.notices_app, name="notices")
+    app.add_typer(cli_queue.notices_app, name="notices")
     app.add_typer(cli_enforce.suspensions_app, name="suspensions")
     app.command("remediate")(cli_enforce.remediate_command)
-
-
-DatabaseOpt = Annotated[
-    Optional[str],  # noqa: UP045 (typer needs Optional here)
-    typer.Option(
-        "--database",
-        envvar="REALNAME_DATABASE_URL",
-        help="SQLAlchemy URL of the database (default: sqlite:///realname.db).",
-        show_default=False,
-    ),
-]
-PolicyOpt = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option("--policy", help="Policy TOML file (default: the bundled policies/default.toml)."),
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    from scanner.console import err_console
-
-    err_console.print(f"[red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _today(value: str | None) -> dt.date:
@@ -62,7 +41,7 @@ def _today(value: str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--as-of {value!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise fail(f"--as-of {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 @app.command("import")
@@ -99,13 +78,13 @@ def import_command(
             rejects_path=rejects,
         )
     except ImportFileError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for err in report.rejected[:50]:
         err_console.print(f"[yellow]{file}[/] {err}", highlight=False)
     if len(report.rejected) > 50:
         err_console.print(f"... and {len(report.rejected) - 50} more rejected rows")
     if not report.committed:
-        raise _fail(
+        raise fail(
             f"{len(report.rejected)} of {report.rows} rows rejected; nothing imported "
             "(fix them, or use --skip-invalid to import the good rows)",
             code=1,
@@ -172,13 +151,13 @@ def rescan(
     from scanner.rescan import rescan as run_rescan
 
     if workers is not None and cluster is not None:
-        raise _fail("--workers and --cluster cannot be combined (a cluster has its own workers)")
+        raise fail("--workers and --cluster cannot be combined (a cluster has its own workers)")
     try:
         loaded = load_policy(policy) if (policy is not None or resume is None) else None
     except PolicyError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if resume is not None and (as_of is not None or preview):
-        raise _fail("--resume continues a run with its own as-of date and mode; drop --as-of and --preview")
+        raise fail("--resume continues a run with its own as-of date and mode; drop --as-of and --preview")
     today = _today(as_of)
     engine = open_engine(database)
     try:
@@ -198,7 +177,7 @@ def rescan(
                 on_progress=on_progress,
             )
     except (RescanError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     totals = run.totals
     if quiet:
         from scanner.console import log_line
@@ -263,12 +242,12 @@ def report(
     from scanner.report import ReportError, build_report, write_json
 
     if format not in ("text", "json"):
-        raise _fail("--format must be text or json")
+        raise fail("--format must be text or json")
     if diff is not None:
         if run is not None:
-            raise _fail(f"give either a run ({run}) or --diff RUN_A RUN_B, not both")
+            raise fail(f"give either a run ({run}) or --diff RUN_A RUN_B, not both")
         if verdict:
-            raise _fail("--verdict does not apply to --diff (the diff counts every subscriber of both runs)")
+            raise fail("--verdict does not apply to --diff (the diff counts every subscriber of both runs)")
         from scanner.console import diff_renderables
         from scanner.diff import LIST_LIMIT, build_diff
 
@@ -276,7 +255,7 @@ def report(
             listed = (limit or LIST_LIMIT) if format == "text" else LIST_LIMIT
             changes = build_diff(open_engine(database), *diff, list_limit=listed)
         except ReportError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as fh:
             if format == "json":
                 write_json(changes, fh)
@@ -288,11 +267,11 @@ def report(
     chosen = set(verdict) if verdict else ({"fail", "review"} if format == "text" else None)
     bad = (chosen or set()) - {"pass", "review", "fail"}
     if bad:
-        raise _fail(f"unknown verdict(s): {', '.join(sorted(bad))}")
+        raise fail(f"unknown verdict(s): {', '.join(sorted(bad))}")
     try:
         data = build_report(open_engine(database), run, chosen)
     except ReportError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if format == "json":
         if output:
             with output.open("w", encoding="utf-8") as fh:
@@ -336,7 +315,7 @@ def demo(
     try:
         base = build_demo_base(faces, workdir)
     except DemoError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"demo base: {base.subscribers} subscribers written to {base.csv_path}", highlight=False)
     url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
     import_command(base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True, database=url)
@@ -386,11 +365,11 @@ def calibrate(
     from scanner.report import write_json
 
     if format not in ("text", "json"):
-        raise _fail("--format must be text or json")
+        raise fail("--format must be text or json")
     try:
         loaded = load_policy(policy)
     except PolicyError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     pool = make_executor(workers)
     try:
         with Progress(console=err_console, transient=True) as bar:
@@ -403,7 +382,7 @@ def calibrate(
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except CalibrationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         pool.close()
     if format == "json":
@@ -436,7 +415,7 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]
     try:
         loaded = load_policy(file)
     except PolicyError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"{file}: policy {loaded.policy.name} version {loaded.policy.version}, sha256 {loaded.sha256}")
     rules = loaded.enforcement
     stages = "; ".join(
