@@ -163,3 +163,15 @@ def test_the_shipped_policy_spells_out_the_default_ladder() -> None:
     assert loaded.ladder == DEFAULT_ENFORCEMENT.ladder
     assert loaded.window == DEFAULT_ENFORCEMENT.window and loaded.retry == DEFAULT_ENFORCEMENT.retry
     assert loaded.signature == "【运营商】"
+
+
+def test_a_policy_file_with_a_bad_ladder_names_the_file_and_key(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from checks.policy import PolicyError
+    from scanner.policyfile import DEFAULT_POLICY, load_policy
+
+    bad = Path(str(tmp_path)) / "bad.toml"
+    bad.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace("grace_days = 7", "grace_days = -1"), "utf-8")
+    with pytest.raises(PolicyError, match=r"bad.toml: ladder.grace_days: .*greater than or equal to 0"):
+        load_policy(bad)
