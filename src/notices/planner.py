@@ -207,7 +207,8 @@ def _stage_progress(
     (queueing what each undelivered, dead or cancelled slot needs next)."""
     template = rules.ladder.stages[stage_no - 1].template
     delivered_at: list[dt.datetime] = []
-    for slot in rules.ladder.channels_for(stage_no, view.age, view.segment):
+    slots = rules.ladder.channels_for(stage_no, view.age, view.segment)
+    for slot in slots:
         tried = sorted((n for n in view.notices if n.slot is slot), key=lambda n: n.attempt)
         done = [n.final_at or now for n in tried if n.status is NoticeStatus.DELIVERED]
         if done:
@@ -234,7 +235,6 @@ def _stage_progress(
             out.stuck.append(f"stage {stage_no} {slot.value}: {latest.channel.value} gave up and has no fallback")
             continue
         out.send.append(_send(rules, stage_no, slot, latest.attempt + 1, channel, template, at))
-    slots = rules.ladder.channels_for(stage_no, view.age, view.segment)
     return max(delivered_at) if len(delivered_at) == len(slots) else None
 
 

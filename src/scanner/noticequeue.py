@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from notices.queue import (
+    RECEIPT_TIMEOUT,
     ClaimedNotice,
     NoticeStatus,
     ReceiptOutcome,
@@ -263,8 +264,6 @@ class SqlNoticeQueue:
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Submitted notices with no final receipt after 72 hours become undelivered; claimed
         notices whose lease expired on their last attempt become dead."""
-        from notices.queue import RECEIPT_TIMEOUT
-
         now = now or utcnow()
         c = NOTICE.c
         with self.engine.begin() as conn:
@@ -309,7 +308,7 @@ class SqlNoticeQueue:
             "at": now.isoformat(),
             "by_channel": counts,
             "due_now": {row[0]: int(row[1]) for row in due},
-            "oldest_due_minutes": None if oldest is None else round((now - _aware(oldest)).total_seconds() / 60, 1),
+            "oldest_due_minutes": None if oldest is None else round((now - oldest).total_seconds() / 60, 1),
             "expired_leases": int(expired),
             "segments_sent": int(segments),
             "in_send_window": self.enforcement.window.contains(now),
@@ -342,7 +341,3 @@ def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:
         covered += [SUB.c.region_code.startswith(prefix) for prefix in regions]
         conditions.append(~exists().where(SUB.c.id == c.subscriber_id, or_(*covered)))
     return conditions
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -99,7 +99,7 @@ def remediate(
         )
         cancelled, confirmed = 0, False
         if passed:
-            _replace_photos(conn, sub.id, new_photos)
+            _replace_photos(conn, sub.id, new_photos, now)
         if passed and case is not None:
             apply_event(
                 conn,
@@ -151,8 +151,8 @@ def remediate(
     )
 
 
-def _replace_photos(conn: Any, subscriber_id: int, new_photos: dict[str, str]) -> None:
+def _replace_photos(conn: Any, subscriber_id: int, new_photos: dict[str, str], now: dt.datetime) -> None:
     for kind, uri in new_photos.items():
         conn.execute(delete(PHOTO).where(PHOTO.c.subscriber_id == subscriber_id, PHOTO.c.kind == kind))
         conn.execute(insert(PHOTO).values(subscriber_id=subscriber_id, kind=kind, uri=_uri(uri)))
-    conn.execute(update(SUB).where(SUB.c.id == subscriber_id).values(updated_at=dt.datetime.now(dt.UTC)))
+    conn.execute(update(SUB).where(SUB.c.id == subscriber_id).values(updated_at=now))
