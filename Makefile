@@ -15,8 +15,12 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON) --quiet
+# The project is installed as a wheel (not editable), so the tests and the commands run what a user
+# installs; it is rebuilt whenever a file of its packages changes.
+PACKAGE_FILES := $(shell find scanner checks notices -type f -not -name '*.pyc' 2>/dev/null)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock $(PACKAGE_FILES)
+	$(UV) sync --frozen --no-editable --reinstall-package realname-scanner --python $(PYTHON) --quiet
 	touch $@
 
 setup: $(VENV)/.synced
@@ -28,8 +32,8 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests fixtures bench examples
-	$(VENV)/bin/ruff format --check src tests fixtures bench examples
+	$(VENV)/bin/ruff check scanner checks notices tests fixtures bench examples
+	$(VENV)/bin/ruff format --check scanner checks notices tests fixtures bench examples
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -21,8 +21,8 @@ from queue_load import pg_schema  # bench/ is on the path when this script runs
 from sqlalchemy import insert, update
 
 from checks.idcard import check_character
-from scanner.advance import advance
 from scanner.db import open_engine, write_engine_for
+from scanner.enforce.advance import advance
 from scanner.models import Finding, Notice, ScanRun, Subscriber
 from scanner.policyfile import load_policy
 

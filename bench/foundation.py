@@ -20,11 +20,11 @@ import numpy as np
 
 from scanner import db
 from scanner.demo import build_demo_base
-from scanner.executors import make_executor
 from scanner.importer import import_file
-from scanner.measuretask import PhotoTask, measure_task
 from scanner.policyfile import load_policy
-from scanner.rescan import rescan
+from scanner.scan.executors import make_executor
+from scanner.scan.measuretask import PhotoTask, measure_task
+from scanner.scan.rescan import rescan
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -42,8 +42,8 @@ from notices.settings import Enforcement
 from notices.templates import render
 from notices.window import SendWindow
 from scanner.db import engine_for, open_engine, write_engine_for
+from scanner.enforce.queue import NOTICE, NoticeDraft, SqlNoticeQueue, StaleClaim, enqueue
 from scanner.models import Case, Subscriber, utcnow
-from scanner.noticequeue import NOTICE, NoticeDraft, SqlNoticeQueue, StaleClaim, enqueue
 from scanner.policyfile import load_policy
 
 PG_URL = os.environ.get("REALNAME_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

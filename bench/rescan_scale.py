@@ -43,7 +43,7 @@ from checks.idcard import check_character  # noqa: E402
 from scanner import db  # noqa: E402
 from scanner.importer import import_file  # noqa: E402
 from scanner.policyfile import load_policy  # noqa: E402
-from scanner.rescan import rescan  # noqa: E402
+from scanner.scan.rescan import rescan  # noqa: E402
 
 
 def real_photo_base(folder: Path, faces: Path, photos: int) -> Path:
@@ -100,7 +100,7 @@ def peak_rss_mb(url: str) -> tuple[float, float]:
     """Peak RSS (MB) of a ``realname rescan`` process and of its largest worker process."""
     code = (
         "import resource, sys\n"
-        "from scanner.cli import app\n"
+        "from scanner.cli.app import app\n"
         "try:\n"
         f"    app(['rescan', '--database', {url!r}, '--quiet'])\n"
         "except SystemExit:\n"
@@ -109,7 +109,7 @@ def peak_rss_mb(url: str) -> tuple[float, float]:
         "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "print(me, kids)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
     me, kids = out.stdout.strip().splitlines()[-1].split()
     return int(me) / 1024.0, int(kids) / 1024.0
 

@@ -13,6 +13,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "fixtures"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests run against the installed package (``make setup`` installs it as a wheel): a package
+    imported from the working tree would hide a file the wheel lacks, so that stops the run."""
+    import checks
+    import notices
+    import scanner
+
+    for package in (scanner, checks, notices):
+        location = Path(package.__file__ or "").resolve().parent
+        if location == REPO_ROOT / package.__name__:
+            raise pytest.UsageError(
+                f"{package.__name__} was imported from the working tree ({location}), not from the installed "
+                "package: run the tests with `make test` (or .venv/bin/pytest after `make setup`)"
+            )
+
+
 def faces_root() -> Path:
     """The face photo set: ``$REALNAME_FACES_DIR``, else ``<repo>/../shared/faces``."""
     configured = os.environ.get("REALNAME_FACES_DIR")

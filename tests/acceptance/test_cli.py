@@ -13,7 +13,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from checks.idcard import check_character
-from scanner.cli import app
+from scanner.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -19,8 +19,8 @@ from scanner import db
 from scanner.demo import build_demo_base
 from scanner.importer import import_file
 from scanner.policyfile import load_policy
-from scanner.report import build_report
-from scanner.rescan import rescan
+from scanner.scan.report import build_report
+from scanner.scan.rescan import rescan
 
 TODAY = dt.date(2026, 11, 22)
 

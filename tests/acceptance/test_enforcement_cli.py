@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from scanner.cli import app
+from scanner.cli.app import app
 
 runner = CliRunner()
 DAY0 = "2026-12-03T10:00"  # Shanghai time

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scanner.cli import app
+from scanner.cli.app import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from diff_runs import Person, add_people, add_run

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scanner.calibrate import VARIANT_SPECS, calibrate
-from scanner.cli import app
-from scanner.executors import InProcess
+from scanner.cli.app import app
 from scanner.policyfile import load_policy
+from scanner.scan.calibrate import VARIANT_SPECS, calibrate
+from scanner.scan.executors import InProcess
 
 pytestmark = [pytest.mark.faces, pytest.mark.slow]
 

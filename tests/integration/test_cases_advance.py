@@ -18,14 +18,14 @@ from diff_runs import Person, add_people, add_run
 
 from checks.idcard import check_character
 from notices.settings import Enforcement
-from scanner.advance import advance
-from scanner.caselog import CaseError, verify_history
 from scanner.db import open_engine, write_engine_for
-from scanner.holdsdb import add_hold, lift_hold
+from scanner.enforce.advance import advance
+from scanner.enforce.cases import CaseError, verify_history
+from scanner.enforce.holds import add_hold, lift_hold
+from scanner.enforce.queue import SqlNoticeQueue
+from scanner.enforce.suspensions import approve, confirm, export_approved
 from scanner.models import Case, CaseTransition, Notice, Subscriber
-from scanner.noticequeue import SqlNoticeQueue
 from scanner.policyfile import load_policy
-from scanner.suspensions import approve, confirm, export_approved
 
 CASE = Case.__table__  # type: ignore[attr-defined]
 NOTICE = Notice.__table__  # type: ignore[attr-defined]

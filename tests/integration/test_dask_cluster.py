@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.executors import DaskExecutor, LocalPool, make_executor
-from scanner.measuretask import PhotoTask, measure_task
+from scanner.scan.executors import DaskExecutor, LocalPool, make_executor
+from scanner.scan.measuretask import PhotoTask, measure_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import executor_tasks as tasks

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scanner import db
-from scanner import diff as diff_module
-from scanner.diff import build_diff
+from scanner.scan import diff as diff_module
+from scanner.scan.diff import build_diff
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from diff_runs import Person, add_people, add_run

@@ -1,7 +1,7 @@
 """Properties of ``cases advance`` and the notice queue, on a real SQLite database.
 
-A hypothesis state machine drives the database code (``scanner.advance``, ``scanner.noticequeue``,
-``scanner.holdsdb``) through random sequences of claims, acks, nacks, delivery receipts (every SMPP stat,
+A hypothesis state machine drives the database code (``scanner.enforce.advance``, ``scanner.enforce.queue``,
+``scanner.enforce.holds``) through random sequences of claims, acks, nacks, delivery receipts (every SMPP stat,
 repeated, late or never), holds over every kind of scope (lifted early or not), re-verifications, rescans
 and clock steps from minutes to days (landing at night too). ``advance`` runs after every step, twice, and
 after every step these hold (read back from ``enforcement_case``, ``case_transition`` and ``notice``):
@@ -48,11 +48,11 @@ from sqlalchemy import Row, select, update
 from checks.idcard import check_character, measure_id_number
 from notices.cases import TRANSITIONS, CaseEvent, CaseState
 from scanner import db
-from scanner.advance import advance
-from scanner.caselog import verify_history
-from scanner.holdsdb import add_hold, lift_hold
+from scanner.enforce.advance import advance
+from scanner.enforce.cases import verify_history
+from scanner.enforce.holds import add_hold, lift_hold
+from scanner.enforce.queue import SqlNoticeQueue, StaleClaim
 from scanner.models import AuditEvent, Case, CaseTransition, HoldRow, Notice, ScanRun, Subscriber
-from scanner.noticequeue import SqlNoticeQueue, StaleClaim
 from scanner.policyfile import load_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.engine import Engine
 
 from scanner.db import engine_for
-from scanner.noticequeue import NOTICE, SqlNoticeQueue, StaleClaim
+from scanner.enforce.queue import NOTICE, SqlNoticeQueue, StaleClaim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from queue_load import (

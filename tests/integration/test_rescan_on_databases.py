@@ -12,11 +12,11 @@ from PIL import Image
 from checks.idcard import check_character
 from scanner import db
 from scanner.importer import import_file
-from scanner.judging import JudgeSettings
 from scanner.policyfile import load_policy
-from scanner.readahead import read_and_judge
-from scanner.report import REPORT_SCHEMA, build_report
-from scanner.rescan import rescan
+from scanner.scan.judging import JudgeSettings
+from scanner.scan.readahead import read_and_judge
+from scanner.scan.report import REPORT_SCHEMA, build_report
+from scanner.scan.rescan import rescan
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -22,7 +22,7 @@ from scanner import db
 from scanner.importer import import_file
 from scanner.models import Finding, ScanRun, ScanShard
 from scanner.policyfile import load_policy
-from scanner.rescan import RescanError, rescan
+from scanner.scan.rescan import RescanError, rescan
 
 TODAY = dt.date(2026, 11, 22)
 T = TypeVar("T")
@@ -180,7 +180,7 @@ def test_resume_refuses_a_finished_run_or_a_changed_policy(real_base: tuple[Any,
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from scanner.cli import main; main()", *args]
+    return [sys.executable, "-P", "-c", "from scanner.cli.app import main; main()", *args]
 
 
 def _recorded_starts(engine: Any) -> tuple[int | None, int, str]:
@@ -266,7 +266,7 @@ def test_a_new_occlusion_version_remeasures_occlusion_only(
 ) -> None:
     from checks import face as face_adapter
     from checks import photo
-    from scanner import measuretask, shards
+    from scanner.scan import measuretask, shards
 
     engine, _n = real_base
     first = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())

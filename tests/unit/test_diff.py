@@ -1,4 +1,4 @@
-"""``scanner.diff``: who newly fails and who newly passes between two runs, on a temporary SQLite database."""
+"""``scanner.scan.diff``: who newly fails and who newly passes between two runs, on a temporary SQLite database."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from scanner import diff as diff_module
-from scanner.diff import CATEGORIES, DIFF_SCHEMA, build_diff, category, province_of
-from scanner.report import ReportError
+from scanner.scan import diff as diff_module
+from scanner.scan.diff import CATEGORIES, DIFF_SCHEMA, build_diff, category, province_of
+from scanner.scan.report import ReportError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from diff_runs import Person, add_people, add_run, clear

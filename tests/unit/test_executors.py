@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.executors import InProcess, LocalPool, make_executor, parse_cluster
+from scanner.scan.executors import InProcess, LocalPool, make_executor, parse_cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import executor_tasks as tasks

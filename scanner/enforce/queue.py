@@ -322,7 +322,7 @@ class SqlNoticeQueue:
 def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:
     """Conditions that keep notices of subscribers under a hold in force out of a claim (False:
     a hold covers everybody). ``cases advance`` cancels them; this covers the time until it runs."""
-    from scanner.holdsdb import load_holds
+    from scanner.enforce.holds import load_holds
 
     active = [h for h in load_holds(conn) if h.active(now)]
     if not active:

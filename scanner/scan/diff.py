@@ -23,7 +23,7 @@ from sqlmodel import Session
 from checks.idcard import region_for
 from notices.privacy import mask_number
 from scanner.models import Finding, Subscriber
-from scanner.report import ReportError, find_run, run_summary
+from scanner.scan.report import ReportError, find_run, run_summary
 
 DIFF_SCHEMA = "realname-scanner/diff/1"
 PAGE = 2000

@@ -35,7 +35,7 @@ from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, dedup_key
 from notices.settings import Enforcement
 from notices.templates import render
-from scanner.caselog import (
+from scanner.enforce.cases import (
     CASE,
     NOTICE,
     OPEN_STATES,
@@ -46,9 +46,9 @@ from scanner.caselog import (
     save_statuses,
     status_of,
 )
-from scanner.holdsdb import load_holds
+from scanner.enforce.holds import load_holds
+from scanner.enforce.queue import NoticeDraft, SqlNoticeQueue, enqueue
 from scanner.models import CaseSync, Finding, ScanRun, Subscriber
-from scanner.noticequeue import NoticeDraft, SqlNoticeQueue, enqueue
 
 SUB = Subscriber.__table__  # type: ignore[attr-defined]
 FINDING = Finding.__table__  # type: ignore[attr-defined]

@@ -23,8 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from scanner import db
-from scanner.judging import JudgedPage, JudgeSettings, judge_page
-from scanner.shards import RecentShas, ShardInfo, judge_rows, read_page
+from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
+from scanner.scan.shards import RecentShas, ShardInfo, judge_rows, read_page
 
 
 @dataclass(frozen=True)

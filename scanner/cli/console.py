@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from scanner.rescan import Progress as ScanProgress
+from scanner.scan.rescan import Progress as ScanProgress
 
 # Piped output (reports saved to files, cron mail) gets room for wide tables.
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
@@ -180,7 +180,7 @@ def _rate(share: dict[str, Any] | None) -> str:
 
 
 def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table]:
-    """Rich tables for a calibration summary (see ``scanner.calibrate``)."""
+    """Rich tables for a calibration summary (see ``scanner.scan.calibrate``)."""
     head = Table(title=f"Calibration under policy {policy_label}", show_edge=False)
     head.add_column("figure")
     head.add_column("value", justify="right")
@@ -324,10 +324,10 @@ def _list_table(name: str, listed: dict[str, Any], total: int, limit: int) -> Ta
 
 
 def diff_renderables(diff: dict[str, Any], limit: int) -> list[Any]:
-    """What ``realname report --diff`` prints (see ``scanner.diff``): runs, warnings, the changes and the
+    """What ``realname report --diff`` prints (see ``scanner.scan.diff``): runs, warnings, the changes and the
     transition matrix, the breakdowns of newly failing, passing and review subscribers, then at most
     ``limit`` subscribers of each changed category (0: every one the diff listed)."""
-    from scanner.diff import LIST_LIMIT
+    from scanner.scan.diff import LIST_LIMIT
 
     counts = diff["counts"]
     a, b = diff["run_a"], diff["run_b"]

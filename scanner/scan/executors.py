@@ -200,7 +200,7 @@ class DaskExecutor(_Closing):
             self._client = Client(self._cluster)
         else:
             self._client = Client(address, timeout=30)
-        from scanner.daskplugin import SingleThreadedChecks
+        from scanner.scan.daskplugin import SingleThreadedChecks
 
         self._client.register_plugin(SingleThreadedChecks())
         threads = sum(self._client.nthreads().values())

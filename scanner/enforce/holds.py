@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from notices.holds import Hold, HoldScope
-from scanner.caselog import CaseError, audit
+from scanner.enforce.cases import CaseError, audit
 from scanner.models import HoldRow
 
 HOLD = HoldRow.__table__  # type: ignore[attr-defined]

@@ -22,8 +22,8 @@ import numpy as np
 from checks.judge import PhotoInput, judge_photo
 from checks.photo import PhotoMeasurement
 from checks.policy import Policy
-from scanner.executors import Executor
-from scanner.measuretask import PhotoOutcome, PhotoTask, measure_task
+from scanner.scan.executors import Executor
+from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
 
 CALIBRATION_SCHEMA = "realname-scanner/calibration/1"
 

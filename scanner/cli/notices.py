@@ -1,5 +1,5 @@
 """The notice queue commands of ``realname`` for the SMS system: JSON lines in, JSON lines out.
-Wiring only: the queue is ``scanner.noticequeue``.
+Wiring only: the queue is ``scanner.enforce.queue``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from scanner.cli_common import (
+from scanner.cli.common import (
     DatabaseOpt,
     NowOpt,
     PolicyOpt,
@@ -30,7 +30,7 @@ notices_app = typer.Typer(
 
 
 def _queue(policy: Path | None, database: str | None) -> Any:
-    from scanner.noticequeue import SqlNoticeQueue
+    from scanner.enforce.queue import SqlNoticeQueue
 
     return SqlNoticeQueue(write_engine(database), loaded_policy(policy).enforcement)
 
@@ -69,7 +69,7 @@ def notices_claim(
 
 
 def _answer_lines(policy: Path | None, database: str | None, now: str | None, call: str) -> None:
-    from scanner.noticequeue import QueueError
+    from scanner.enforce.queue import QueueError
 
     queue = _queue(policy, database)
     failures = 0

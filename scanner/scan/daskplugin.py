@@ -12,7 +12,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from scanner.executors import single_threaded_worker
+from scanner.scan.executors import single_threaded_worker
 
 
 class SingleThreadedChecks(WorkerPlugin):

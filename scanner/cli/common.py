@@ -50,7 +50,7 @@ FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    from scanner.console import err_console
+    from scanner.cli.console import err_console
 
     err_console.print(f"[red]error:[/] {message}", highlight=False)
     return typer.Exit(code)

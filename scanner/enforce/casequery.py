@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from notices.privacy import mask_number
-from scanner.caselog import CASE, NOTICE, TRANSITION, CaseError, count_by_state, verify_history
+from scanner.enforce.cases import CASE, NOTICE, TRANSITION, CaseError, count_by_state, verify_history
 from scanner.models import Remediation, Subscriber
 from scanner.records import normalise_msisdn
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from notices.cases import CaseEvent, CaseState, IllegalTransition
 from notices.privacy import mask_number
-from scanner.caselog import CASE, CaseError, apply_event, audit, cancel_pending, case_by_id
+from scanner.enforce.cases import CASE, CaseError, apply_event, audit, cancel_pending, case_by_id
 from scanner.models import Subscriber
 
 SUB = Subscriber.__table__  # type: ignore[attr-defined]

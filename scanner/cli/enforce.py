@@ -1,6 +1,6 @@
 """The enforcement commands of ``realname``: cases, holds, suspensions and re-verification.
-Wiring only: the work is in ``scanner.advance``, ``scanner.holdsdb``, ``scanner.suspensions``,
-``scanner.remediate`` and ``scanner.casequery``; the queue commands are in ``scanner.cli_queue``.
+Wiring only: the work is in ``scanner.enforce.advance``, ``scanner.enforce.holds``, ``scanner.enforce.suspensions``,
+``scanner.enforce.remediate`` and ``scanner.enforce.casequery``; the queue commands are in ``scanner.cli.notices``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from scanner.cli_common import (
+from scanner.cli.common import (
     DatabaseOpt,
     FormatOpt,
     NowOpt,
@@ -41,8 +41,8 @@ def cases_advance(
     policy: PolicyOpt = None, now: NowOpt = None, format: FormatOpt = "text", database: DatabaseOpt = None
 ) -> None:
     """Open, advance, resolve and schedule every case (idempotent: run it from cron)."""
-    from scanner.advance import advance
-    from scanner.console import console
+    from scanner.cli.console import console
+    from scanner.enforce.advance import advance
 
     loaded = loaded_policy(policy)
     at = moment(now, loaded.enforcement.zone)
@@ -69,10 +69,10 @@ def cases_show(
     database: DatabaseOpt = None,
 ) -> None:
     """A subscriber's cases with their whole history and notices (numbers masked)."""
-    from scanner.caselog import CaseError
-    from scanner.casequery import case_history
-    from scanner.console import console
-    from scanner.console_cases import case_renderables
+    from scanner.cli.console import console
+    from scanner.cli.console_cases import case_renderables
+    from scanner.enforce.casequery import case_history
+    from scanner.enforce.cases import CaseError
 
     try:
         data = case_history(write_engine(database), who)
@@ -88,7 +88,7 @@ def cases_show(
 @cases_app.command("summary")
 def cases_summary(database: DatabaseOpt = None) -> None:
     """How many cases are in each state (JSON)."""
-    from scanner.casequery import case_counts
+    from scanner.enforce.casequery import case_counts
 
     emit(case_counts(write_engine(database)))
 
@@ -102,8 +102,8 @@ def cases_exempt(
     database: DatabaseOpt = None,
 ) -> None:
     """End a case by an officer's decision (pending notices are cancelled)."""
-    from scanner.caselog import CaseError
-    from scanner.suspensions import exempt
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.suspensions import exempt
 
     try:
         cancelled = exempt(write_engine(database), case, officer or login(), reason, moment(now))
@@ -141,8 +141,8 @@ def holds_add(
     database: DatabaseOpt = None,
 ) -> None:
     """Freeze notices and eligibility in a scope until a date; `cases advance` applies it."""
-    from scanner.caselog import CaseError
-    from scanner.holdsdb import add_hold
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.holds import add_hold
 
     zone = loaded_policy(policy).enforcement.zone
     at = moment(now, zone)
@@ -168,7 +168,7 @@ def holds_list(
     database: DatabaseOpt = None,
 ) -> None:
     """Holds in force and scheduled (JSON lines)."""
-    from scanner.holdsdb import list_holds
+    from scanner.enforce.holds import list_holds
 
     for hold in list_holds(write_engine(database), moment(now), include_ended=all_holds):
         emit(hold)
@@ -183,8 +183,8 @@ def holds_lift(
     database: DatabaseOpt = None,
 ) -> None:
     """End a hold now; delays of the cases it covered count from now."""
-    from scanner.caselog import CaseError
-    from scanner.holdsdb import lift_hold
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.holds import lift_hold
 
     try:
         lift_hold(write_engine(database), hold, officer or login(), reason, moment(now))
@@ -199,7 +199,7 @@ def holds_lift(
 @suspensions_app.command("list")
 def suspensions_list(database: DatabaseOpt = None) -> None:
     """Eligible and approved cases (JSON lines, numbers masked)."""
-    from scanner.suspensions import pending_decisions
+    from scanner.enforce.suspensions import pending_decisions
 
     for row in pending_decisions(write_engine(database)):
         emit(row)
@@ -214,8 +214,8 @@ def suspensions_approve(
     database: DatabaseOpt = None,
 ) -> None:
     """Approve suspension of an eligible case. Nothing is suspended until the BSS acts on the export."""
-    from scanner.caselog import CaseError
-    from scanner.suspensions import approve
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.suspensions import approve
 
     try:
         approve(write_engine(database), case, officer, moment(now), note)
@@ -235,7 +235,7 @@ def suspensions_export(
     database: DatabaseOpt = None,
 ) -> None:
     """Write the approved cases not yet exported (masked numbers unless --full-numbers)."""
-    from scanner.suspensions import export_approved
+    from scanner.enforce.suspensions import export_approved
 
     rows = export_approved(write_engine(database), output, officer or login(), moment(now), full_numbers)
     emit({"exported": len(rows), "file": str(output)})
@@ -249,8 +249,8 @@ def suspensions_confirm(
     database: DatabaseOpt = None,
 ) -> None:
     """Record that the BSS suspended these lines."""
-    from scanner.caselog import CaseError
-    from scanner.suspensions import confirm
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.suspensions import confirm
 
     try:
         done = confirm(write_engine(database), cases, bss_ref, moment(now))
@@ -280,9 +280,9 @@ def remediate_command(
 ) -> None:
     """Online re-verification: judge new photos at once; on pass the case is resolved, pending notices
     cancelled and a confirmation SMS queued."""
-    from scanner.caselog import CaseError
-    from scanner.console import console
-    from scanner.remediate import remediate
+    from scanner.cli.console import console
+    from scanner.enforce.cases import CaseError
+    from scanner.enforce.remediate import remediate
 
     loaded = loaded_policy(policy)
     photos = {"live": str(live)}

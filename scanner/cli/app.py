@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from checks.policy import PolicyError
-from scanner.cli_common import DatabaseOpt, PolicyOpt, fail
+from scanner.cli.common import DatabaseOpt, PolicyOpt, fail
 
 app = typer.Typer(
     name="realname",
@@ -26,7 +26,8 @@ app.add_typer(policy_app, name="policy")
 
 
 def _enforcement_commands() -> None:
-    from scanner import cli_enforce, cli_queue
+    from scanner.cli import enforce as cli_enforce
+    from scanner.cli import notices as cli_queue
 
     app.add_typer(cli_enforce.cases_app, name="cases")
     app.add_typer(cli_enforce.holds_app, name="holds")
@@ -65,7 +66,7 @@ def import_command(
     database: DatabaseOpt = None,
 ) -> None:
     """Import subscribers (upsert by account_id; re-importing the same file changes nothing)."""
-    from scanner.console import console, err_console
+    from scanner.cli.console import console, err_console
     from scanner.db import open_engine
     from scanner.importer import ImportFileError, import_file
 
@@ -144,11 +145,11 @@ def rescan(
     database: DatabaseOpt = None,
 ) -> None:
     """Judge every subscriber under a policy and write one finding each (resumable, cached, previewable)."""
-    from scanner.console import console, reason_table, scan_progress, verdict_table
+    from scanner.cli.console import console, reason_table, scan_progress, verdict_table
     from scanner.db import open_engine
     from scanner.policyfile import load_policy
-    from scanner.rescan import RescanError
-    from scanner.rescan import rescan as run_rescan
+    from scanner.scan.rescan import RescanError
+    from scanner.scan.rescan import rescan as run_rescan
 
     if workers is not None and cluster is not None:
         raise fail("--workers and --cluster cannot be combined (a cluster has its own workers)")
@@ -180,7 +181,7 @@ def rescan(
         raise fail(str(exc)) from None
     totals = run.totals
     if quiet:
-        from scanner.console import log_line
+        from scanner.cli.console import log_line
 
         keys = ("subscribers", "photos", "measured_photos", "cached_photos", "unreadable_photos", "verdicts")
         log_line("finished", run=run.id, mode=run.mode, **{k: totals.get(k) for k in (*keys, "wall_seconds")})
@@ -237,9 +238,9 @@ def report(
 
     from rich.console import Console
 
-    from scanner.console import console, reason_table, subscriber_table, verdict_table
+    from scanner.cli.console import console, reason_table, subscriber_table, verdict_table
     from scanner.db import open_engine
-    from scanner.report import ReportError, build_report, write_json
+    from scanner.scan.report import ReportError, build_report, write_json
 
     if format not in ("text", "json"):
         raise fail("--format must be text or json")
@@ -248,8 +249,8 @@ def report(
             raise fail(f"give either a run ({run}) or --diff RUN_A RUN_B, not both")
         if verdict:
             raise fail("--verdict does not apply to --diff (the diff counts every subscriber of both runs)")
-        from scanner.console import diff_renderables
-        from scanner.diff import LIST_LIMIT, build_diff
+        from scanner.cli.console import diff_renderables
+        from scanner.scan.diff import LIST_LIMIT, build_diff
 
         try:
             listed = (limit or LIST_LIMIT) if format == "text" else LIST_LIMIT
@@ -309,7 +310,7 @@ def demo(
     database: DatabaseOpt = None,
 ) -> None:
     """Build a demo base of about 200 subscribers from a face set, rescan it, print the report."""
-    from scanner.console import console
+    from scanner.cli.console import console
     from scanner.demo import DemoError, build_demo_base
 
     try:
@@ -357,12 +358,12 @@ def calibrate(
     """Measure a policy's error rates on a labelled photo set (and derived variants) before using it."""
     from rich.progress import Progress
 
-    from scanner.calibrate import CalibrationError, to_json
-    from scanner.calibrate import calibrate as run_calibration
-    from scanner.console import calibration_tables, console, err_console
-    from scanner.executors import make_executor
+    from scanner.cli.console import calibration_tables, console, err_console
     from scanner.policyfile import load_policy
-    from scanner.report import write_json
+    from scanner.scan.calibrate import CalibrationError, to_json
+    from scanner.scan.calibrate import calibrate as run_calibration
+    from scanner.scan.executors import make_executor
+    from scanner.scan.report import write_json
 
     if format not in ("text", "json"):
         raise fail("--format must be text or json")
@@ -399,7 +400,7 @@ def calibrate(
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOpt = None) -> None:
     """Create or migrate the schema to the newest revision."""
-    from scanner.console import console
+    from scanner.cli.console import console
     from scanner.db import database_url, upgrade
 
     upgrade(database)
@@ -409,7 +410,7 @@ def db_upgrade(database: DatabaseOpt = None) -> None:
 @policy_app.command("check")
 def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]) -> None:
     """Validate a policy file and print its name, version and hash."""
-    from scanner.console import console
+    from scanner.cli.console import console
     from scanner.policyfile import load_policy
 
     try:

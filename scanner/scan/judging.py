@@ -5,7 +5,7 @@ Input rows are what the database holds (measurement values as JSON text or
 already parsed, descriptors as float64 bytes); output rows are ready to
 insert, with the JSON columns already serialised. Keeping this free of ORM
 objects and database access lets a re-judge of millions of subscribers judge
-in worker processes (``scanner.readahead``) while the driver writes.
+in worker processes (``scanner.scan.readahead``) while the driver writes.
 """
 
 from __future__ import annotations

@@ -27,10 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from checks.photo import EXTRACTOR_VERSION
-from scanner.executors import Executor
-from scanner.judging import JudgedPage, PhotoRow, SubRow
-from scanner.measuretask import PhotoOutcome, PhotoTask, measure_task
 from scanner.models import Finding, Measurement, Photo, ScanShard, Subscriber, utcnow
+from scanner.scan.executors import Executor
+from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
+from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
 
 SUB = Subscriber.__table__  # type: ignore[attr-defined]
 PHOTO = Photo.__table__  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """The rescan job: judge every subscriber under a policy and write one finding each.
 
-The base is read in keyset-paginated shards (``scanner.shards``), never held
+The base is read in keyset-paginated shards (``scanner.scan.shards``), never held
 in memory. Each shard is committed with its findings, so a run can be killed
 at any moment and continued with ``resume``: finished shards are not redone
 and no subscriber gets two findings in one run. A preview run writes findings
@@ -22,12 +22,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from checks.judge import Verdict
-from scanner.executors import Executor, default_workers, make_executor
-from scanner.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.models import ScanRun, utcnow
 from scanner.policyfile import LoadedPolicy, load_policy
-from scanner.readahead import CachedShard, PageReaders, database_url_of
-from scanner.shards import (
+from scanner.scan.executors import Executor, default_workers, make_executor
+from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
+from scanner.scan.readahead import CachedShard, PageReaders, database_url_of
+from scanner.scan.shards import (
     PHOTO,
     SHARD,
     SUB,

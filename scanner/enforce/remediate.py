@@ -24,13 +24,13 @@ from checks.policy import PHOTO_KINDS
 from notices.cases import CaseEvent
 from notices.queue import dedup_key
 from notices.templates import render
-from scanner.caselog import CaseError, active_case, apply_event, cancel_pending
-from scanner.judging import JudgeSettings, judge_page
-from scanner.measuretask import PhotoTask, measure_task
+from scanner.enforce.cases import CaseError, active_case, apply_event, cancel_pending
+from scanner.enforce.queue import NoticeDraft, enqueue
 from scanner.models import Photo, Remediation, Subscriber
-from scanner.noticequeue import NoticeDraft, enqueue
 from scanner.policyfile import LoadedPolicy
-from scanner.shards import descriptor_bytes
+from scanner.scan.judging import JudgeSettings, judge_page
+from scanner.scan.measuretask import PhotoTask, measure_task
+from scanner.scan.shards import descriptor_bytes
 
 SUB = Subscriber.__table__  # type: ignore[attr-defined]
 PHOTO = Photo.__table__  # type: ignore[attr-defined]
