@@ -23,8 +23,8 @@ from sqlalchemy import insert, update
 from checks.idcard import check_character
 from scanner.db import open_engine, write_engine_for
 from scanner.enforce.advance import advance
-from scanner.models import Finding, Notice, ScanRun, Subscriber
 from scanner.policyfile import load_policy
+from scanner.tables import FINDING, NOTICE, SCAN_RUN, SUBSCRIBER
 
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 
@@ -77,10 +77,10 @@ def seed(url: str, n: int) -> None:
         "totals": {},
     }
     with engine.begin() as conn:
-        conn.execute(insert(ScanRun.__table__), [run])  # type: ignore[attr-defined]
+        conn.execute(insert(SCAN_RUN), [run])
         for start in range(0, n, 5000):
-            conn.execute(insert(Subscriber.__table__), subs[start : start + 5000])  # type: ignore[attr-defined]
-            conn.execute(insert(Finding.__table__), findings[start : start + 5000])  # type: ignore[attr-defined]
+            conn.execute(insert(SUBSCRIBER), subs[start : start + 5000])
+            conn.execute(insert(FINDING), findings[start : start + 5000])
 
 
 def measure(label: str, url: str, n: int) -> dict[str, object]:
@@ -96,7 +96,7 @@ def measure(label: str, url: str, n: int) -> dict[str, object]:
     again = advance(engine, rules, T0)
     figures["same moment s"] = round(time.perf_counter() - started, 1)
     assert not again.events and again.queued == 0, again
-    notice = Notice.__table__  # type: ignore[attr-defined]
+    notice = NOTICE
     with engine.begin() as conn:
         conn.execute(update(notice).values(status="delivered", final_at=T0 + dt.timedelta(minutes=5)))
     started = time.perf_counter()

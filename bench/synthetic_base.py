@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from checks.idcard import check_character
 from checks.photo import EXTRACTOR_VERSION, measure_photo
 from scanner import db
-from scanner.models import Measurement, Photo, Subscriber
 from scanner.photos import decode_photo, read_photo
+from scanner.tables import MEASUREMENT, PHOTO, SUBSCRIBER
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ("110101", "310104", "420102", "440305", "510104", "330106", "320102", "370102", "610113", "500103")
@@ -102,9 +102,9 @@ def write_base(engine: Engine, n: int, pool: list[dict[str, Any]], seed: int = 7
                             "created_at": dt.datetime.now(dt.UTC),
                         }
                     )
-            conn.execute(insert(Subscriber.__table__), subs)  # type: ignore[attr-defined]
-            conn.execute(insert(Photo.__table__), photos)  # type: ignore[attr-defined]
-            conn.execute(insert(Measurement.__table__), measurements)  # type: ignore[attr-defined]
+            conn.execute(insert(SUBSCRIBER), subs)
+            conn.execute(insert(PHOTO), photos)
+            conn.execute(insert(MEASUREMENT), measurements)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,18 @@ def json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
 
 
-@lru_cache(maxsize=8)
+# One engine per URL and kind for the life of the process (each holds a connection pool).
+_ENGINES: dict[tuple[str, str], Engine] = {}
+
+
 def engine_for(url: str) -> Engine:
+    engine = _ENGINES.get(("read", url))
+    if engine is None:
+        engine = _ENGINES[("read", url)] = _create(url)
+    return engine
+
+
+def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"timeout": 30}, **_JSON)
         event.listen(eng, "connect", _sqlite_pragmas)
@@ -61,7 +70,6 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-@lru_cache(maxsize=8)
 def write_engine_for(url: str) -> Engine:
     """The engine for short read-modify-write transactions (the notice queue, case
     advances). On SQLite each transaction starts with ``BEGIN IMMEDIATE``, taking the
@@ -69,12 +77,23 @@ def write_engine_for(url: str) -> Engine:
     elsewhere it is the ordinary engine (PostgreSQL locks rows with ``FOR UPDATE``)."""
     if not url.startswith("sqlite"):
         return engine_for(url)
-    eng = create_engine(url, connect_args={"timeout": 30}, **_JSON)
-    event.listen(eng, "connect", _sqlite_pragmas)
-    # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins.
-    event.listen(eng, "connect", lambda dbapi_conn, _record: setattr(dbapi_conn, "isolation_level", None))
-    event.listen(eng, "begin", _begin_immediate)
-    return eng
+    engine = _ENGINES.get(("write", url))
+    if engine is None:
+        engine = _ENGINES[("write", url)] = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins.
+        event.listen(engine, "connect", lambda dbapi_conn, _record: setattr(dbapi_conn, "isolation_level", None))
+        event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close the connections of every engine made so far and forget them (a test's database is about
+    to be dropped, say)."""
+    engines = list(_ENGINES.values())
+    _ENGINES.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

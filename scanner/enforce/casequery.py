@@ -11,22 +11,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from notices.privacy import mask_number
-from scanner.enforce.cases import CASE, NOTICE, TRANSITION, CaseError, count_by_state, verify_history
-from scanner.models import Remediation, Subscriber
+from scanner.enforce.cases import CaseError, count_by_state, verify_history
 from scanner.records import normalise_msisdn
-
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-REMEDIATION = Remediation.__table__  # type: ignore[attr-defined]
+from scanner.tables import CASE, CASE_TRANSITION, NOTICE, REMEDIATION, SUBSCRIBER
 
 
 def case_history(engine: Engine, who: str) -> dict[str, Any]:
     """Every case of the subscriber with this account id or mobile number, with history and notices."""
     msisdn = normalise_msisdn(who)
     with engine.connect() as conn:
-        conditions = [SUB.c.account_id == who.strip()]
+        conditions = [SUBSCRIBER.c.account_id == who.strip()]
         if msisdn:
-            conditions.append(SUB.c.msisdn == msisdn)
-        subs = conn.execute(select(SUB).where(or_(*conditions))).all()
+            conditions.append(SUBSCRIBER.c.msisdn == msisdn)
+        subs = conn.execute(select(SUBSCRIBER).where(or_(*conditions))).all()
         if not subs:
             raise CaseError(f"{mask_number(who) if msisdn else who}: no subscriber with that account id or number")
         if len(subs) > 1:
@@ -50,7 +47,7 @@ def case_history(engine: Engine, who: str) -> dict[str, Any]:
                     "receipt": t.receipt,
                 }
                 for t in conn.execute(
-                    select(TRANSITION).where(TRANSITION.c.case_id == case.id).order_by(TRANSITION.c.seq)
+                    select(CASE_TRANSITION).where(CASE_TRANSITION.c.case_id == case.id).order_by(CASE_TRANSITION.c.seq)
                 )
             ]
             notices = [

@@ -20,12 +20,8 @@ from sqlalchemy.engine import Connection, Row
 
 from notices.cases import CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
 from notices.queue import NoticeStatus
-from scanner.models import AuditEvent, Case, CaseTransition, Notice
+from scanner.tables import AUDIT_EVENT, CASE, CASE_TRANSITION, NOTICE
 
-CASE = Case.__table__  # type: ignore[attr-defined]
-TRANSITION = CaseTransition.__table__  # type: ignore[attr-defined]
-NOTICE = Notice.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 GENESIS = "0" * 64
 OPEN_STATES = tuple(s.value for s in CaseState if s not in (CaseState.RESOLVED, CaseState.EXEMPTED))
 
@@ -62,14 +58,14 @@ def append_history(conn: Connection, case_id: int, records: Sequence[TransitionR
 
 def _last_lines(conn: Connection, case_ids: list[int]) -> dict[int, tuple[int, str]]:
     latest = (
-        select(TRANSITION.c.case_id, func.max(TRANSITION.c.seq).label("seq"))
-        .where(TRANSITION.c.case_id.in_(case_ids))
-        .group_by(TRANSITION.c.case_id)
+        select(CASE_TRANSITION.c.case_id, func.max(CASE_TRANSITION.c.seq).label("seq"))
+        .where(CASE_TRANSITION.c.case_id.in_(case_ids))
+        .group_by(CASE_TRANSITION.c.case_id)
         .subquery()
     )
     rows = conn.execute(
-        select(TRANSITION.c.case_id, TRANSITION.c.seq, TRANSITION.c.digest).join(
-            latest, and_(TRANSITION.c.case_id == latest.c.case_id, TRANSITION.c.seq == latest.c.seq)
+        select(CASE_TRANSITION.c.case_id, CASE_TRANSITION.c.seq, CASE_TRANSITION.c.digest).join(
+            latest, and_(CASE_TRANSITION.c.case_id == latest.c.case_id, CASE_TRANSITION.c.seq == latest.c.seq)
         )
     )
     return {row.case_id: (row.seq, row.digest) for row in rows}
@@ -105,13 +101,15 @@ def append_histories(conn: Connection, records_by_case: dict[int, list[Transitio
                     "digest": previous,
                 }
             )
-    conn.execute(insert(TRANSITION), rows)
+    conn.execute(insert(CASE_TRANSITION), rows)
 
 
 def verify_history(conn: Connection, case_id: int) -> tuple[bool, int]:
     """(intact, lines): whether every line's digest follows from the line before it."""
     previous, lines = GENESIS, 0
-    for row in conn.execute(select(TRANSITION).where(TRANSITION.c.case_id == case_id).order_by(TRANSITION.c.seq)):
+    for row in conn.execute(
+        select(CASE_TRANSITION).where(CASE_TRANSITION.c.case_id == case_id).order_by(CASE_TRANSITION.c.seq)
+    ):
         lines += 1
         record = TransitionRecord(
             CaseState(row.from_state),
@@ -217,7 +215,9 @@ def _cancel(conn: Connection, which: Any, now: dt.datetime, why: str) -> int:
 
 
 def audit(conn: Connection, now: dt.datetime, actor: str, action: str, subject: str, **detail: Any) -> None:
-    conn.execute(insert(AUDIT).values(at=now, actor=actor[:200], action=action, subject=subject[:200], detail=detail))
+    conn.execute(
+        insert(AUDIT_EVENT).values(at=now, actor=actor[:200], action=action, subject=subject[:200], detail=detail)
+    )
 
 
 def active_case(conn: Connection, subscriber_id: int, lock: bool = False) -> Row[Any] | None:

@@ -14,9 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from notices.holds import Hold, HoldScope
 from scanner.enforce.cases import CaseError, audit
-from scanner.models import HoldRow
-
-HOLD = HoldRow.__table__  # type: ignore[attr-defined]
+from scanner.tables import HOLD
 
 
 def _hold(row: Any) -> Hold:

@@ -19,10 +19,9 @@ from sqlalchemy.engine import Engine
 
 from notices.cases import CaseEvent, CaseState, IllegalTransition
 from notices.privacy import mask_number
-from scanner.enforce.cases import CASE, CaseError, apply_event, audit, cancel_pending, case_by_id
-from scanner.models import Subscriber
+from scanner.enforce.cases import CaseError, apply_event, audit, cancel_pending, case_by_id
+from scanner.tables import CASE, SUBSCRIBER
 
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
 EXPORT_COLUMNS = ("case_id", "account_id", "msisdn", "id_number", "approved_by", "approved_at", "reasons")
 
 
@@ -71,8 +70,8 @@ def export_approved(
     officer = _officer(officer)
     with engine.begin() as conn:
         rows = conn.execute(
-            select(CASE, SUB.c.account_id, SUB.c.msisdn, SUB.c.id_number)
-            .join(SUB, SUB.c.id == CASE.c.subscriber_id)
+            select(CASE, SUBSCRIBER.c.account_id, SUBSCRIBER.c.msisdn, SUBSCRIBER.c.id_number)
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == CASE.c.subscriber_id)
             .where(CASE.c.state == CaseState.APPROVED.value, CASE.c.exported_at.is_(None))
             .order_by(CASE.c.id)
         ).all()
@@ -122,8 +121,8 @@ def pending_decisions(engine: Engine) -> list[dict[str, Any]]:
     """Eligible and approved cases, for the officer (numbers masked)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(CASE, SUB.c.account_id, SUB.c.msisdn)
-            .join(SUB, SUB.c.id == CASE.c.subscriber_id)
+            select(CASE, SUBSCRIBER.c.account_id, SUBSCRIBER.c.msisdn)
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == CASE.c.subscriber_id)
             .where(CASE.c.state.in_([CaseState.ELIGIBLE.value, CaseState.APPROVED.value]))
             .order_by(CASE.c.id)
         ).all()

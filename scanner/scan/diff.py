@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from checks.idcard import region_for
 from notices.privacy import mask_number
-from scanner.models import Finding, Subscriber
 from scanner.scan.report import ReportError, find_run, run_summary
+from scanner.tables import FINDING, SUBSCRIBER
 
 DIFF_SCHEMA = "realname-scanner/diff/1"
 PAGE = 2000
@@ -45,9 +45,6 @@ CATEGORIES = (
 # those the change brought (in B, not in A) or, for newly_passing, those it took away.
 BROKEN_DOWN = ("newly_failing", "newly_passing", "newly_review")
 LISTED = tuple(c for c in CATEGORIES if c != "unchanged")
-
-_SUB = Subscriber.__table__  # type: ignore[attr-defined]
-_FINDING = Finding.__table__  # type: ignore[attr-defined]
 
 
 def category(verdict_a: str | None, verdict_b: str | None) -> str:
@@ -107,29 +104,31 @@ def _by_count(counter: Counter[str]) -> dict[str, int]:
 def _pages(engine: Engine, run_a: int, run_b: int) -> Any:
     """Rows (subscriber id, account, msisdn, ID number, joined on, verdict A, reasons A, verdict B, reasons B)
     for every subscriber with a finding in either run, in subscriber id order, a page at a time."""
-    fa, fb = _FINDING.alias("fa"), _FINDING.alias("fb")
+    fa, fb = FINDING.alias("fa"), FINDING.alias("fb")
     last = bindparam("last", type_=Integer)
     # The bound on each side of the joins lets the database start every page in the (run_id,
     # subscriber_id) index where the last one ended, instead of scanning the run from its start.
     query = (
         select(
-            _SUB.c.id,
-            _SUB.c.account_id,
-            _SUB.c.msisdn,
-            _SUB.c.id_number,
-            _SUB.c.joined_on,
+            SUBSCRIBER.c.id,
+            SUBSCRIBER.c.account_id,
+            SUBSCRIBER.c.msisdn,
+            SUBSCRIBER.c.id_number,
+            SUBSCRIBER.c.joined_on,
             fa.c.verdict,
             fa.c.reasons,
             fb.c.verdict,
             fb.c.reasons,
         )
         .select_from(
-            _SUB.outerjoin(
-                fa, and_(fa.c.run_id == run_a, fa.c.subscriber_id == _SUB.c.id, fa.c.subscriber_id > last)
-            ).outerjoin(fb, and_(fb.c.run_id == run_b, fb.c.subscriber_id == _SUB.c.id, fb.c.subscriber_id > last))
+            SUBSCRIBER.outerjoin(
+                fa, and_(fa.c.run_id == run_a, fa.c.subscriber_id == SUBSCRIBER.c.id, fa.c.subscriber_id > last)
+            ).outerjoin(
+                fb, and_(fb.c.run_id == run_b, fb.c.subscriber_id == SUBSCRIBER.c.id, fb.c.subscriber_id > last)
+            )
         )
-        .where(_SUB.c.id > last, or_(fa.c.id.is_not(None), fb.c.id.is_not(None)))
-        .order_by(_SUB.c.id)
+        .where(SUBSCRIBER.c.id > last, or_(fa.c.id.is_not(None), fb.c.id.is_not(None)))
+        .order_by(SUBSCRIBER.c.id)
         .limit(PAGE)
     )
     after = 0

@@ -28,9 +28,6 @@ from scanner.scan.executors import Executor, default_workers, make_executor
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.scan.readahead import CachedShard, PageReaders, database_url_of
 from scanner.scan.shards import (
-    PHOTO,
-    SHARD,
-    SUB,
     Page,
     RecentShas,
     ShardInfo,
@@ -40,6 +37,7 @@ from scanner.scan.shards import (
     read_page,
     write_page,
 )
+from scanner.tables import PHOTO, SCAN_SHARD, SUBSCRIBER
 
 PAGE_SIZE = 1000
 PHOTO_TIMEOUT_S = 120.0
@@ -82,7 +80,7 @@ ProgressCallback = Callable[[Progress], None]
 
 def _counts(engine: Engine, run_id: int) -> tuple[int, int]:
     with engine.connect() as conn:
-        subscribers = conn.execute(select(func.count()).select_from(SUB)).scalar_one()
+        subscribers = conn.execute(select(func.count()).select_from(SUBSCRIBER)).scalar_one()
         photos = conn.execute(select(func.count()).select_from(PHOTO)).scalar_one()
     return int(subscribers), int(photos)
 
@@ -94,7 +92,7 @@ def _shard_totals(engine: Engine, run_id: int) -> tuple[int, int, dict[str, Any]
     reasons: Counter[str] = Counter()
     next_no, last_id = 0, 0
     with engine.connect() as conn:
-        rows = conn.execute(select(SHARD).where(SHARD.c.run_id == run_id).order_by(SHARD.c.shard_no))
+        rows = conn.execute(select(SCAN_SHARD).where(SCAN_SHARD.c.run_id == run_id).order_by(SCAN_SHARD.c.shard_no))
         for row in rows:
             next_no, last_id = row.shard_no + 1, max(last_id, row.last_subscriber_id)
             for key in ("subscribers", "photos", "measured", "from_cache", "unreadable"):

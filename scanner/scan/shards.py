@@ -27,16 +27,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from checks.photo import EXTRACTOR_VERSION
-from scanner.models import Finding, Measurement, Photo, ScanShard, Subscriber, utcnow
+from scanner.models import utcnow
 from scanner.scan.executors import Executor
 from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
-
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-PHOTO = Photo.__table__  # type: ignore[attr-defined]
-MEAS = Measurement.__table__  # type: ignore[attr-defined]
-FINDING = Finding.__table__  # type: ignore[attr-defined]
-SHARD = ScanShard.__table__  # type: ignore[attr-defined]
+from scanner.tables import FINDING, MEASUREMENT, PHOTO, SCAN_SHARD, SUBSCRIBER
 
 
 @dataclass
@@ -108,10 +103,16 @@ def _cached_by_sha(conn: Connection, shas: Iterable[str], current_only: bool) ->
     shas = sorted(set(shas))
     if not shas:
         return {}
-    query = select(MEAS.c.photo_sha256, MEAS.c.extractor_version, MEAS.c["values"], MEAS.c.descriptor, MEAS.c.id)
-    query = query.where(MEAS.c.photo_sha256.in_(shas))
+    query = select(
+        MEASUREMENT.c.photo_sha256,
+        MEASUREMENT.c.extractor_version,
+        MEASUREMENT.c["values"],
+        MEASUREMENT.c.descriptor,
+        MEASUREMENT.c.id,
+    )
+    query = query.where(MEASUREMENT.c.photo_sha256.in_(shas))
     if current_only:
-        query = query.where(MEAS.c.extractor_version == EXTRACTOR_VERSION)
+        query = query.where(MEASUREMENT.c.extractor_version == EXTRACTOR_VERSION)
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     best: dict[str, tuple[bool, int]] = {}
     for sha, version, values, descriptor, row_id in conn.execute(query):
@@ -160,10 +161,10 @@ class Page:
 
 def next_page_end(conn: Connection, after_subscriber_id: int, page_size: int) -> int | None:
     """The last subscriber id of the page of ``page_size`` after ``after_subscriber_id``; None at the end."""
-    ids = select(SUB.c.id).where(SUB.c.id > after_subscriber_id).order_by(SUB.c.id)
+    ids = select(SUBSCRIBER.c.id).where(SUBSCRIBER.c.id > after_subscriber_id).order_by(SUBSCRIBER.c.id)
     end = conn.execute(ids.offset(page_size - 1).limit(1)).scalar()
     if end is None:
-        end = conn.execute(select(func.max(SUB.c.id)).where(SUB.c.id > after_subscriber_id)).scalar()
+        end = conn.execute(select(func.max(SUBSCRIBER.c.id)).where(SUBSCRIBER.c.id > after_subscriber_id)).scalar()
     return None if end is None else int(end)
 
 
@@ -178,15 +179,17 @@ def read_page(
 ) -> Page | None:
     """The next ``page_size`` subscribers after ``after_subscriber_id`` (or, with
     ``last_subscriber_id``, all of them up to that id) and their photos; None when there are none."""
-    query = select(SUB.c.id, SUB.c.id_number, SUB.c.id_expires_on).where(SUB.c.id > after_subscriber_id)
+    query = select(SUBSCRIBER.c.id, SUBSCRIBER.c.id_number, SUBSCRIBER.c.id_expires_on).where(
+        SUBSCRIBER.c.id > after_subscriber_id
+    )
     if last_subscriber_id is None:
-        query = query.order_by(SUB.c.id).limit(page_size)
+        query = query.order_by(SUBSCRIBER.c.id).limit(page_size)
     else:
-        query = query.where(SUB.c.id <= last_subscriber_id).order_by(SUB.c.id)
+        query = query.where(SUBSCRIBER.c.id <= last_subscriber_id).order_by(SUBSCRIBER.c.id)
     subs: list[SubRow] = [tuple(r) for r in conn.execute(query).all()]
     if not subs:
         return None
-    raw_values = type_coerce(MEAS.c["values"], String)  # parsed by the judge, not here
+    raw_values = type_coerce(MEASUREMENT.c["values"], String)  # parsed by the judge, not here
     photos: Sequence[Any] = conn.execute(
         select(
             PHOTO.c.id,
@@ -195,11 +198,14 @@ def read_page(
             PHOTO.c.uri,
             PHOTO.c.sha256,
             raw_values.label("values"),
-            MEAS.c.descriptor,
+            MEASUREMENT.c.descriptor,
         )
         .select_from(
             PHOTO.outerjoin(
-                MEAS, and_(MEAS.c.photo_sha256 == PHOTO.c.sha256, MEAS.c.extractor_version == EXTRACTOR_VERSION)
+                MEASUREMENT,
+                and_(
+                    MEASUREMENT.c.photo_sha256 == PHOTO.c.sha256, MEASUREMENT.c.extractor_version == EXTRACTOR_VERSION
+                ),
             )
         )
         .where(PHOTO.c.subscriber_id >= subs[0][0], PHOTO.c.subscriber_id <= subs[-1][0])
@@ -296,7 +302,7 @@ def write_page(
                 "created_at": now,
             }
         )
-    _insert_ignoring_duplicates(conn, MEAS, new_measurements)
+    _insert_ignoring_duplicates(conn, MEASUREMENT, new_measurements)
     if photo_updates:
         conn.execute(
             update(PHOTO)
@@ -317,7 +323,7 @@ def write_page(
         reasons=judged.reasons,
     )
     conn.execute(
-        insert(SHARD),
+        insert(SCAN_SHARD),
         [
             {
                 "run_id": run_id,

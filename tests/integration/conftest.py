@@ -46,10 +46,9 @@ def pg_url() -> Iterator[str]:
     try:
         yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     finally:
-        from scanner.db import engine_for, write_engine_for
+        from scanner.db import dispose_engines
 
-        engine_for.cache_clear()
-        write_engine_for.cache_clear()
+        dispose_engines()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from diff_runs import Person, add_people, add_run
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from diff_runs import Person, add_people, add_run
 
 from checks.idcard import check_character
 from notices.settings import Enforcement
@@ -24,11 +21,9 @@ from scanner.enforce.cases import CaseError, verify_history
 from scanner.enforce.holds import add_hold, lift_hold
 from scanner.enforce.queue import SqlNoticeQueue
 from scanner.enforce.suspensions import approve, confirm, export_approved
-from scanner.models import Case, CaseTransition, Notice, Subscriber
 from scanner.policyfile import load_policy
+from scanner.tables import CASE, CASE_TRANSITION, NOTICE, SUBSCRIBER
 
-CASE = Case.__table__  # type: ignore[attr-defined]
-NOTICE = Notice.__table__  # type: ignore[attr-defined]
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 
 
@@ -127,7 +122,8 @@ def test_ladder_is_delivery_gated_to_eligibility_then_an_officer_and_the_bss(wor
     out = tmp_path / "bss.csv"
     rows = export_approved(world.engine, out, "Wang Li", world.now)
     assert [r["account_id"] for r in rows] == ["ACC00001"]
-    written = list(csv.DictReader(out.open(encoding="utf-8")))
+    with out.open(encoding="utf-8") as fh:
+        written = list(csv.DictReader(fh))
     assert written[0]["msisdn"] == "139****0001" and "*" in written[0]["id_number"]
     assert export_approved(world.engine, tmp_path / "again.csv", "Wang Li", world.now) == []  # exported once
     assert confirm(world.engine, [case["id"]], "BSS-2026-0042", world.now) == [case["id"]]  # type: ignore[list-item]
@@ -266,7 +262,7 @@ def test_assisted_call_for_the_elderly_and_enterprise_accounts(world: World) -> 
     elderly = Person(1)
     add_people(world.engine, [elderly, Person(2), Person(3)])
     with world.engine.begin() as conn:
-        sub = Subscriber.__table__  # type: ignore[attr-defined]
+        sub = SUBSCRIBER
         conn.execute(update(sub).where(sub.c.id == 1).values(id_number=body + check_character(body)))
         conn.execute(update(sub).where(sub.c.id == 3).values(segment="enterprise"))
     _fail_run(world, 1, {1: "fail", 2: "fail", 3: "fail"})
@@ -287,7 +283,7 @@ def test_notices_never_carry_full_numbers_and_history_detects_edits(world: World
     assert "139****0001" in str(notice["text"])
     case_id = world.case()["id"]
     with world.engine.begin() as conn:
-        transition = CaseTransition.__table__  # type: ignore[attr-defined]
+        transition = CASE_TRANSITION
         conn.execute(update(transition).where(transition.c.seq == 1).values(why="edited afterwards"))
     with world.engine.connect() as conn:
         assert verify_history(conn, case_id) == (False, 1)  # type: ignore[arg-type]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import executor_tasks as tasks
 import pytest
 
 from scanner.scan.executors import DaskExecutor, LocalPool, make_executor
 from scanner.scan.measuretask import PhotoTask, measure_task
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-import executor_tasks as tasks
 
 pytestmark = pytest.mark.slow
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from diff_runs import Person, add_people, add_run
 
 from scanner import db
 from scanner.scan import diff as diff_module
 from scanner.scan.diff import build_diff
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from diff_runs import Person, add_people, add_run
 
 VERDICTS = ("pass", "review", "fail")
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import shutil
-import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from diff_runs import Person, add_people, add_run
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
@@ -47,26 +47,17 @@ from sqlalchemy import Row, select, update
 
 from checks.idcard import check_character, measure_id_number
 from notices.cases import TRANSITIONS, CaseEvent, CaseState
+from notices.queue import StaleClaim
 from scanner import db
 from scanner.enforce.advance import advance
 from scanner.enforce.cases import verify_history
 from scanner.enforce.holds import add_hold, lift_hold
-from scanner.enforce.queue import SqlNoticeQueue, StaleClaim
-from scanner.models import AuditEvent, Case, CaseTransition, HoldRow, Notice, ScanRun, Subscriber
+from scanner.enforce.queue import SqlNoticeQueue
 from scanner.policyfile import load_policy
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from diff_runs import Person, add_people, add_run
+from scanner.tables import AUDIT_EVENT, CASE, CASE_TRANSITION, HOLD, NOTICE, SCAN_RUN, SUBSCRIBER
 
 pytestmark = pytest.mark.slow
 
-CASE = Case.__table__  # type: ignore[attr-defined]
-TRANSITION = CaseTransition.__table__  # type: ignore[attr-defined]
-NOTICE = Notice.__table__  # type: ignore[attr-defined]
-RUN = ScanRun.__table__  # type: ignore[attr-defined]
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-HOLD = HoldRow.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 RULES = load_policy().enforcement
 
@@ -216,7 +207,7 @@ class EnforcementMachine(RuleBasedStateMachine):
         add_people(self.engine, people)
         enterprise_ids = [s.id for s in self.subs.values() if s.enterprise]
         with self.engine.begin() as conn:
-            conn.execute(update(SUB).where(SUB.c.id.in_(enterprise_ids)).values(segment="enterprise"))
+            conn.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.id.in_(enterprise_ids)).values(segment="enterprise"))
         self.clock = T0 + dt.timedelta(minutes=start_minutes)
         self._scan({sid: ("fail", ["FACE_MISMATCH"]) for sid in self.subs})
         self._advance()
@@ -329,8 +320,8 @@ class EnforcementMachine(RuleBasedStateMachine):
         add_run(self.engine, self.run_id, findings)
         with self.engine.begin() as conn:  # the run started half an hour ago and just finished
             conn.execute(
-                update(RUN)
-                .where(RUN.c.id == self.run_id)
+                update(SCAN_RUN)
+                .where(SCAN_RUN.c.id == self.run_id)
                 .values(started_at=self.clock - dt.timedelta(minutes=30), finished_at=self.clock)
             )
 
@@ -361,7 +352,7 @@ class EnforcementMachine(RuleBasedStateMachine):
         with self.reader.connect() as conn:
             return [
                 [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
-                for table in (CASE, TRANSITION, NOTICE, HOLD, AUDIT)
+                for table in (CASE, CASE_TRANSITION, NOTICE, HOLD, AUDIT_EVENT)
             ]
 
     def _move_to(self, target: dt.datetime) -> None:
@@ -411,7 +402,9 @@ class EnforcementMachine(RuleBasedStateMachine):
         with self.reader.connect() as conn:
             cases = conn.execute(select(CASE).order_by(CASE.c.id)).all()
             lines: dict[int, list[Row[Any]]] = defaultdict(list)
-            for line in conn.execute(select(TRANSITION).order_by(TRANSITION.c.case_id, TRANSITION.c.seq)):
+            for line in conn.execute(
+                select(CASE_TRANSITION).order_by(CASE_TRANSITION.c.case_id, CASE_TRANSITION.c.seq)
+            ):
                 lines[line.case_id].append(line)
             notices: dict[int, list[Row[Any]]] = defaultdict(list)
             all_notices = conn.execute(select(NOTICE).order_by(NOTICE.c.id)).all()

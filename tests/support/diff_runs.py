@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 
 from checks.idcard import check_character
-from scanner.models import Finding, ScanRun, Subscriber
+from scanner.tables import FINDING, SCAN_RUN, SUBSCRIBER
 
 NOW = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
 AS_OF = dt.date(2026, 11, 22)
@@ -58,7 +58,7 @@ def add_people(engine: Engine, people: list[Person]) -> None:
         for p in people
     ]
     with engine.begin() as conn:
-        conn.execute(insert(Subscriber.__table__), rows)  # type: ignore[attr-defined]
+        conn.execute(insert(SUBSCRIBER), rows)
 
 
 def add_run(
@@ -73,7 +73,7 @@ def add_run(
     """A scan run and its findings: subscriber id -> (verdict, reasons)."""
     with engine.begin() as conn:
         conn.execute(
-            insert(ScanRun.__table__),  # type: ignore[attr-defined]
+            insert(SCAN_RUN),
             [
                 {
                     "id": run_id,
@@ -92,7 +92,7 @@ def add_run(
         )
         if findings:
             conn.execute(
-                insert(Finding.__table__),  # type: ignore[attr-defined]
+                insert(FINDING),
                 [
                     {
                         "run_id": run_id,
@@ -113,5 +113,5 @@ def add_run(
 def clear(engine: Engine) -> None:
     """Remove every finding, run and subscriber (between property-test examples)."""
     with engine.begin() as conn:
-        for table in (Finding, ScanRun, Subscriber):
-            conn.execute(delete(table.__table__))  # type: ignore[attr-defined]
+        for table in (FINDING, SCAN_RUN, SUBSCRIBER):
+            conn.execute(delete(table))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from diff_runs import Person, add_people, add_run, clear
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -15,9 +14,6 @@ from sqlalchemy.engine import Engine
 from scanner.scan import diff as diff_module
 from scanner.scan.diff import CATEGORIES, DIFF_SCHEMA, build_diff, category, province_of
 from scanner.scan.report import ReportError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from diff_runs import Person, add_people, add_run, clear
 
 HUBEI, BEIJING, GUANGDONG, NOWHERE = "420102", "110105", "440305", "990101"
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import executor_tasks as tasks
 import pytest
 
 from scanner.scan.executors import InProcess, LocalPool, make_executor, parse_cluster
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-import executor_tasks as tasks
 
 
 @pytest.fixture(scope="module")
