@@ -37,14 +37,14 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 from sqlmodel import Session
 
-from notices.queue import NoticeStatus
+from notices.queue import NoticeStatus, Recipient, StaleClaim, draft_notice
 from notices.settings import Enforcement
-from notices.templates import render
 from notices.window import SendWindow
-from scanner.db import engine_for, open_engine, write_engine_for
-from scanner.enforce.queue import NOTICE, NoticeDraft, SqlNoticeQueue, StaleClaim, enqueue
+from scanner.db import dispose_engines, engine_for, open_engine, write_engine_for
+from scanner.enforce.queue import SqlNoticeQueue, enqueue
 from scanner.models import Case, Subscriber, utcnow
 from scanner.policyfile import load_policy
+from scanner.tables import NOTICE
 
 PG_URL = os.environ.get("REALNAME_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SUBSCRIBERS = 10  # the notices are spread over this many subscribers and their cases
@@ -100,29 +100,18 @@ def seed(url: str, n: int) -> int:
         for i in range(start, min(n, start + INSERT_BATCH)):
             case_id, subscriber_id, account_id = owners[i % len(owners)]
             msisdn = f"130{i:08d}"  # 13000000000 + i: a made-up number
-            notice = render(
-                "first_notice",
-                msisdn=msisdn,
-                reasons=["ID_EXPIRED"],
-                deadline=deadline,
-                link=enforcement.link,
-                signature=enforcement.signature,
-            )
             drafts.append(
-                NoticeDraft(
-                    dedup_key=f"bench:{i}",
-                    case_id=int(case_id or 0),
-                    subscriber_id=int(subscriber_id or 0),
-                    account_id=account_id,
-                    msisdn=msisdn,
+                draft_notice(
+                    int(case_id or 0),
+                    Recipient(int(subscriber_id or 0), account_id, msisdn),
+                    enforcement,
                     stage=1,
                     slot="sms",
-                    attempt=1,
+                    attempt=i + 1,  # one case carries many notices here: the attempt keeps their keys apart
                     channel="sms",
-                    template=notice.template,
-                    params=notice.params,
-                    text=notice.text,
-                    segments=2,
+                    template="first_notice",
+                    reasons=["ID_EXPIRED"],
+                    deadline=deadline,
                     not_before=now,
                 )
             )
@@ -349,8 +338,7 @@ def pg_schema(base: str = PG_URL) -> Iterator[str | None]:
     try:
         yield f"{base}?options=-csearch_path%3D{schema}"
     finally:
-        engine_for.cache_clear()
-        write_engine_for.cache_clear()
+        dispose_engines()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from notices.cases import TERMINAL, CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
 from notices.ladder import Channel
-from notices.queue import NoticeStatus
+from notices.queue import NoticeDraft, NoticeStatus, Recipient, draft_notice
 from notices.settings import Enforcement
 
 ACTOR = "cases advance"
@@ -71,6 +71,22 @@ class Send:
     template: str
     not_before: dt.datetime
     deadline: dt.date  # the earliest day the case could become eligible, in the policy's zone
+
+    def draft(self, case_id: int, recipient: Recipient, reasons: list[str], rules: Enforcement) -> NoticeDraft:
+        """This notice as a draft for the queue (``notices.queue.draft_notice``)."""
+        return draft_notice(
+            case_id,
+            recipient,
+            rules,
+            stage=self.stage,
+            slot=self.slot.value,
+            attempt=self.attempt,
+            channel=self.channel.value,
+            template=self.template,
+            reasons=reasons,
+            deadline=self.deadline,
+            not_before=self.not_before,
+        )
 
 
 @dataclass

@@ -4,9 +4,12 @@ One row per message. The SMS system claims rows for a lease, sends them and
 acknowledges each with the gateway's message id (or gives it back with
 ``nack``); the gateway's delivery receipts are reported later with
 ``receipt``. This module holds what every implementation must agree on: the
-statuses, the dedup key, the retry schedule, how an SMPP receipt ``stat``
-reads, and when a notice without a final receipt counts as undelivered. The
-database implementations live with the adapters (``scanner``).
+statuses, the dedup key, the one builder of a notice draft (channel, slot,
+dedup key and text in one place), the claimed notice's JSON form, how an SMPP
+receipt ``stat`` reads and what a receipt, an ack or a nack does to a notice,
+and when a notice without a final receipt counts as undelivered. The retry
+schedule is ``notices.retry``; an in-memory queue is ``notices.memqueue``; the
+database queue lives with the adapters (``scanner.enforce.queue``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
+
+from notices.settings import Enforcement
+from notices.templates import render
 
 
 class NoticeStatus(StrEnum):
@@ -72,27 +78,113 @@ def dedup_key(case_id: int, stage: int, attempt: int, channel: str, slot: str | 
     return f"case:{case_id}/stage:{stage}/slot:{slot or channel}/attempt:{attempt}/{channel}"
 
 
+RECEIPT_TIMEOUT_ERROR = "no final delivery receipt within 72 hours"
+LEASE_EXPIRED_ERROR = "lease expired on the last attempt"
+CONFIRMATION_SLOT = "confirmation"  # the slot of the text that confirms a re-verification
+
+
+class QueueError(ValueError):
+    """A queue call that cannot be applied; the message names the notice."""
+
+
+class StaleClaim(QueueError):
+    """The claim token does not match: the lease expired and the notice was claimed again."""
+
+
+# --- what goes into the queue ------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    first_delay: dt.timedelta = dt.timedelta(minutes=5)
-    longest_delay: dt.timedelta = dt.timedelta(hours=6)
+class Recipient:
+    """Whom a notice is for (the full number stays in the queue, for the gateway only)."""
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.first_delay <= dt.timedelta(0) or self.longest_delay < self.first_delay:
-            raise ValueError("a retry policy needs at least one attempt and a positive, capped delay")
+    subscriber_id: int
+    account_id: str
+    msisdn: str
 
-    def after_failure(self, attempts: int, now: dt.datetime, permanent: bool) -> dt.datetime | None:
-        """When to try again after ``attempts`` failed attempts, or None when the notice is dead
-        (a permanent error, or the attempts are used up). The delay doubles each time, up to its cap."""
-        if permanent or attempts >= self.max_attempts:
-            return None
-        delay = self.first_delay
-        for _ in range(attempts - 1):
-            if delay >= self.longest_delay:
-                break
-            delay = min(delay * 2, self.longest_delay)
-        return now + delay
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    """A notice to enqueue; enqueueing one whose dedup key is already queued does nothing."""
+
+    dedup_key: str
+    case_id: int
+    subscriber_id: int
+    account_id: str
+    msisdn: str
+    stage: int
+    slot: str
+    attempt: int
+    channel: str
+    template: str
+    params: dict[str, Any]
+    text: str
+    segments: int
+    not_before: dt.datetime
+
+
+def draft_notice(
+    case_id: int,
+    recipient: Recipient,
+    rules: Enforcement,
+    *,
+    stage: int,
+    slot: str,
+    attempt: int,
+    channel: str,
+    template: str,
+    reasons: list[str],
+    deadline: dt.date | None,
+    not_before: dt.datetime,
+) -> NoticeDraft:
+    """The one way a notice is made: its text rendered from the template (masked number, reasons,
+    deadline, the policy's link and signature) and its dedup key from case, stage, slot, attempt
+    and channel."""
+    text = render(
+        template,
+        msisdn=recipient.msisdn,
+        reasons=reasons,
+        deadline=deadline,
+        link=rules.link,
+        signature=rules.signature,
+    )
+    return NoticeDraft(
+        dedup_key=dedup_key(case_id, stage, attempt, channel, slot=slot),
+        case_id=case_id,
+        subscriber_id=recipient.subscriber_id,
+        account_id=recipient.account_id,
+        msisdn=recipient.msisdn,
+        stage=stage,
+        slot=slot,
+        attempt=attempt,
+        channel=channel,
+        template=template,
+        params=text.params,
+        text=text.text,
+        segments=text.segments.parts,
+        not_before=not_before,
+    )
+
+
+def confirmation_draft(case_id: int, recipient: Recipient, rules: Enforcement, now: dt.datetime) -> NoticeDraft:
+    """The SMS that tells a subscriber the re-verification passed: one per case, sent at the next
+    opening of the send window."""
+    return draft_notice(
+        case_id,
+        recipient,
+        rules,
+        stage=0,
+        slot=CONFIRMATION_SLOT,
+        attempt=1,
+        channel="sms",
+        template="confirmation",
+        reasons=[],
+        deadline=None,
+        not_before=rules.window.next_send_time(now),
+    )
+
+
+# --- what comes out of it ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -108,12 +200,130 @@ class ClaimedNotice:
     segments: int
     attempts: int
 
+    def to_json(self) -> dict[str, Any]:
+        """The claimed notice as the consumer reads it (one JSON line of ``realname notices claim``)."""
+        return {
+            "id": self.id,
+            "token": self.claim_token,
+            "lease_expires_at": self.lease_expires_at.isoformat(),
+            "msisdn": self.msisdn,
+            "channel": self.channel,
+            "template": self.template,
+            "params": self.params,
+            "text": self.text,
+            "segments": self.segments,
+            "attempts": self.attempts,
+        }
+
+
+# --- what an ack and a receipt do ----------------------------------------------------------------
+
+
+def require_gateway_id(notice_id: int, gateway_id: str) -> None:
+    if not gateway_id.strip():
+        raise QueueError(f"notice {notice_id}: ack needs the gateway's message id")
+
+
+def check_ack(
+    notice_id: int, status: str, claim_token: str | None, known_gateway_id: str | None, token: str, gateway_id: str
+) -> bool:
+    """Whether an ack of a notice in ``status`` submits it (True) or repeats an earlier answer (False);
+    raises ``StaleClaim`` when it must not be reported."""
+    if claim_token != token:
+        raise StaleClaim(
+            f"notice {notice_id}: the claim token does not match (the lease expired and it was "
+            "claimed again); do not report it"
+        )
+    if status == NoticeStatus.CLAIMED.value:
+        return True
+    if known_gateway_id == gateway_id or status == NoticeStatus.CANCELLED.value:
+        return False
+    raise StaleClaim(f"notice {notice_id} is {status}, not claimed")
+
+
+def check_nack(notice_id: int, status: str, claim_token: str | None, token: str) -> None:
+    if claim_token != token or status != NoticeStatus.CLAIMED.value:
+        raise StaleClaim(f"notice {notice_id}: not claimed with this token (it is {status})")
+
+
+def receipt_effect(
+    status: NoticeStatus,
+    receipt_stat: str | None,
+    error: str | None,
+    stat: str,
+    reported_error: str | None,
+    done_at: dt.datetime,
+) -> tuple[str, dict[str, Any]]:
+    """What a delivery receipt does to a notice: the answer (``delivered``, ``undelivered``,
+    ``pending`` or ``unchanged``) and the fields to set (none when unchanged). A late DELIVRD
+    after the 72-hour rule still counts: the subscriber has the message."""
+    outcome = receipt_outcome(stat)
+    stat_code = stat.strip().upper()
+    if outcome is ReceiptOutcome.PENDING:
+        if status is NoticeStatus.SUBMITTED and receipt_stat != stat_code:
+            return "pending", {"receipt_stat": stat_code}
+        return "unchanged", {}
+    timed_out = status is NoticeStatus.UNDELIVERED and error == RECEIPT_TIMEOUT_ERROR
+    if outcome is ReceiptOutcome.DELIVERED and (status is NoticeStatus.SUBMITTED or timed_out):
+        return "delivered", {
+            "status": NoticeStatus.DELIVERED.value,
+            "receipt_stat": stat_code,
+            "final_at": done_at,
+            "error": None,
+        }
+    if outcome is ReceiptOutcome.UNDELIVERED and status is NoticeStatus.SUBMITTED:
+        return "undelivered", {
+            "status": NoticeStatus.UNDELIVERED.value,
+            "receipt_stat": stat_code,
+            "final_at": done_at,
+            "error": (reported_error or stat_code)[:2000],
+        }
+    return "unchanged", {}
+
 
 class NoticeQueue(Protocol):
-    def claim(self, n: int, consumer: str, lease_seconds: int) -> list[ClaimedNotice]: ...
+    """What a consumer (the SMS system, the call centre, the letter house) and ``cases advance``
+    call; ``scanner.enforce.queue.SqlNoticeQueue`` on the database, ``notices.memqueue`` in memory.
+    Every ``now`` defaults to the current time."""
 
-    def ack(self, notice_id: int, token: str, gateway_message_id: str) -> None: ...
+    enforcement: Enforcement
 
-    def nack(self, notice_id: int, token: str, error: str, permanent: bool) -> None: ...
+    def claim(
+        self,
+        n: int,
+        consumer: str,
+        lease_seconds: int | None = None,
+        channel: str = "sms",
+        now: dt.datetime | None = None,
+    ) -> list[ClaimedNotice]:
+        """Lease up to ``n`` due notices of ``channel``; nothing outside the send window."""
+        ...
 
-    def receipt(self, gateway_message_id: str, stat: str, error: str | None, done_at: dt.datetime) -> bool: ...
+    def ack(self, notice_id: int, token: str, gateway_message_id: str, now: dt.datetime | None = None) -> str:
+        """The gateway took the notice; returns its status."""
+        ...
+
+    def nack(
+        self, notice_id: int, token: str, error: str, permanent: bool = False, now: dt.datetime | None = None
+    ) -> str:
+        """The notice could not be handed over: ``queued`` again later, or ``dead``."""
+        ...
+
+    def receipt(
+        self,
+        gateway_message_id: str,
+        stat: str,
+        error: str | None = None,
+        done_at: dt.datetime | None = None,
+        now: dt.datetime | None = None,
+    ) -> str:
+        """A delivery receipt: ``delivered``, ``undelivered``, ``pending``, ``unchanged`` or ``unknown``."""
+        ...
+
+    def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """The 72-hour rule and leases that expired on the last attempt."""
+        ...
+
+    def stats(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Counts by channel and status, what is due now, expired leases."""
+        ...

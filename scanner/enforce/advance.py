@@ -32,12 +32,9 @@ from notices.cases import CaseEvent, CaseState, opened, opening_record
 from notices.holds import Hold, holding
 from notices.ladder import Channel
 from notices.planner import CaseView, NoticeView, Plan, plan
-from notices.queue import NoticeStatus, dedup_key
+from notices.queue import NoticeStatus, Recipient
 from notices.settings import Enforcement
-from notices.templates import render
 from scanner.enforce.cases import (
-    CASE,
-    NOTICE,
     OPEN_STATES,
     append_histories,
     apply_event,
@@ -47,13 +44,9 @@ from scanner.enforce.cases import (
     status_of,
 )
 from scanner.enforce.holds import load_holds
-from scanner.enforce.queue import NoticeDraft, SqlNoticeQueue, enqueue
-from scanner.models import CaseSync, Finding, ScanRun, Subscriber
+from scanner.enforce.queue import SqlNoticeQueue, enqueue
+from scanner.tables import CASE, CASE_SYNC, FINDING, NOTICE, SCAN_RUN, SUBSCRIBER
 
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-FINDING = Finding.__table__  # type: ignore[attr-defined]
-RUN = ScanRun.__table__  # type: ignore[attr-defined]
-SYNC = CaseSync.__table__  # type: ignore[attr-defined]
 PAGE = 500
 _ADVANCING = tuple(s for s in OPEN_STATES if s != CaseState.SUSPENDED.value)
 
@@ -101,12 +94,12 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
     """Apply the newest finished enforcing run, once."""
     with engine.connect() as conn:
         run = conn.execute(
-            select(RUN.c.id, RUN.c.started_at)
-            .where(RUN.c.mode == "enforce", RUN.c.status == "finished")
-            .order_by(RUN.c.id.desc())
+            select(SCAN_RUN.c.id, SCAN_RUN.c.started_at)
+            .where(SCAN_RUN.c.mode == "enforce", SCAN_RUN.c.status == "finished")
+            .order_by(SCAN_RUN.c.id.desc())
             .limit(1)
         ).first()
-        if run is None or conn.execute(select(SYNC.c.run_id).where(SYNC.c.run_id == run.id)).first():
+        if run is None or conn.execute(select(CASE_SYNC.c.run_id).where(CASE_SYNC.c.run_id == run.id)).first():
             return
     started = _aware(run.started_at)
     with engine.begin() as conn:
@@ -133,7 +126,9 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                 .limit(2000)
             ).all()
             if not rows:
-                conn.execute(insert(SYNC).values(run_id=run.id, applied_at=now, opened=opened_n, resolved=resolved_n))
+                conn.execute(
+                    insert(CASE_SYNC).values(run_id=run.id, applied_at=now, opened=opened_n, resolved=resolved_n)
+                )
                 break
             last = rows[-1].subscriber_id
             to_open = []
@@ -215,7 +210,9 @@ def _advance_page(
     if not cases:
         return None
     holds = load_holds(conn)
-    subs = {r.id: r for r in conn.execute(select(SUB).where(SUB.c.id.in_([c.subscriber_id for c in cases])))}
+    subs = {
+        r.id: r for r in conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.id.in_([c.subscriber_id for c in cases])))
+    }
     notices = _notices_of(conn, cases)
     today = now.astimezone(ZoneInfo(rules.zone)).date()
     changes: list[tuple[Row[Any], Plan, dict[str, Any]]] = []
@@ -313,7 +310,9 @@ def _write_page(
     if needless:
         summary.cancelled += cancel_notices(conn, needless, now, "its slot was delivered meanwhile")
     drafts = [
-        _draft(case, subs[case.subscriber_id], send, rules) for case, result, _ in changes for send in result.send
+        send.draft(case.id, _recipient(subs[case.subscriber_id]), list(case.reasons), rules)
+        for case, result, _ in changes
+        for send in result.send
     ]
     summary.queued += enqueue(conn, drafts, now)
     save_statuses(conn, [(case, result.status, fields) for case, result, fields in changes], now)
@@ -322,31 +321,8 @@ def _write_page(
         summary.events.update(r.event.value for r in result.records)
 
 
-def _draft(case: Row[Any], sub: Row[Any], send: Any, rules: Enforcement) -> NoticeDraft:
-    text = render(
-        send.template,
-        msisdn=sub.msisdn,
-        reasons=list(case.reasons),
-        deadline=send.deadline,
-        link=rules.link,
-        signature=rules.signature,
-    )
-    return NoticeDraft(
-        dedup_key=dedup_key(case.id, send.stage, send.attempt, send.channel.value, slot=send.slot.value),
-        case_id=case.id,
-        subscriber_id=sub.id,
-        account_id=sub.account_id,
-        msisdn=sub.msisdn,
-        stage=send.stage,
-        slot=send.slot.value,
-        attempt=send.attempt,
-        channel=send.channel.value,
-        template=send.template,
-        params=text.params,
-        text=text.text,
-        segments=text.segments.parts,
-        not_before=send.not_before,
-    )
+def _recipient(sub: Row[Any]) -> Recipient:
+    return Recipient(sub.id, sub.account_id, sub.msisdn)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

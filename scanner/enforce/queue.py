@@ -16,54 +16,30 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from notices.queue import (
+    LEASE_EXPIRED_ERROR,
     RECEIPT_TIMEOUT,
+    RECEIPT_TIMEOUT_ERROR,
     ClaimedNotice,
+    NoticeDraft,
     NoticeStatus,
-    ReceiptOutcome,
+    QueueError,
+    check_ack,
+    check_nack,
+    receipt_effect,
     receipt_outcome,
+    require_gateway_id,
 )
 from notices.settings import Enforcement
-from scanner.models import Notice, Subscriber, utcnow
-
-NOTICE = Notice.__table__  # type: ignore[attr-defined]
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-RECEIPT_TIMEOUT_ERROR = "no final delivery receipt within 72 hours"
-
-
-class QueueError(ValueError):
-    """A queue call that cannot be applied; the message names the notice."""
-
-
-class StaleClaim(QueueError):
-    """The claim token does not match: the lease expired and the notice was claimed again."""
-
-
-@dataclass(frozen=True)
-class NoticeDraft:
-    """A notice to enqueue (``enqueue`` ignores one whose dedup key is already queued)."""
-
-    dedup_key: str
-    case_id: int
-    subscriber_id: int
-    account_id: str
-    msisdn: str
-    stage: int
-    slot: str
-    attempt: int
-    channel: str
-    template: str
-    params: dict[str, Any]
-    text: str
-    segments: int
-    not_before: dt.datetime
+from scanner.models import utcnow
+from scanner.tables import NOTICE, SUBSCRIBER
 
 
 def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
@@ -82,6 +58,11 @@ class SqlNoticeQueue:
     def __init__(self, engine: Engine, enforcement: Enforcement) -> None:
         self.engine = engine
         self.enforcement = enforcement
+
+    def enqueue(self, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
+        """Insert the drafts whose dedup key is new, in one transaction."""
+        with self.engine.begin() as conn:
+            return enqueue(conn, drafts, now)
 
     def claim(
         self,
@@ -142,8 +123,7 @@ class SqlNoticeQueue:
         """The consumer handed the notice to the gateway, which gave it ``gateway_message_id``.
         Returns the notice's status; acknowledging the same claim again is harmless."""
         now = now or utcnow()
-        if not gateway_message_id.strip():
-            raise QueueError(f"notice {notice_id}: ack needs the gateway's message id")
+        require_gateway_id(notice_id, gateway_message_id)
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -151,17 +131,10 @@ class SqlNoticeQueue:
             ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
-            if row.claim_token != token:
-                raise StaleClaim(
-                    f"notice {notice_id}: the claim token does not match (the lease expired and it was "
-                    "claimed again); do not report it"
-                )
-            if row.status != NoticeStatus.CLAIMED.value:
-                if row.gateway_message_id == gateway_message_id or row.status == NoticeStatus.CANCELLED.value:
-                    if row.gateway_message_id is None:
-                        self._set(conn, notice_id, gateway_message_id=gateway_message_id, submitted_at=now)
-                    return str(row.status)
-                raise StaleClaim(f"notice {notice_id} is {row.status}, not claimed")
+            if not check_ack(notice_id, row.status, row.claim_token, row.gateway_message_id, token, gateway_message_id):
+                if row.gateway_message_id is None:
+                    self._set(conn, notice_id, gateway_message_id=gateway_message_id, submitted_at=now)
+                return str(row.status)
             self._set(
                 conn,
                 notice_id,
@@ -186,8 +159,7 @@ class SqlNoticeQueue:
             ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
-            if row.claim_token != token or row.status != NoticeStatus.CLAIMED.value:
-                raise StaleClaim(f"notice {notice_id}: not claimed with this token (it is {row.status})")
+            check_nack(notice_id, row.status, row.claim_token, token)
             retry_at = self.enforcement.retry.after_failure(row.attempts, now, permanent)
             if retry_at is None:
                 self._set(
@@ -222,10 +194,10 @@ class SqlNoticeQueue:
         ``unknown`` (no notice has that gateway id yet: the gateway may report before the ack;
         send it again later)."""
         now = now or utcnow()
-        outcome = receipt_outcome(stat)
-        done = min(done_at or now, now)
-        if done.tzinfo is None:
+        receipt_outcome(stat)  # an unknown stat is refused before anything is read
+        if done_at is not None and done_at.tzinfo is None:
             raise QueueError("a receipt's done time must carry a time zone")
+        done = min(done_at or now, now)
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
@@ -235,31 +207,10 @@ class SqlNoticeQueue:
             ).first()
             if row is None:
                 return "unknown"
-            status = NoticeStatus(row.status)
-            stat_code = stat.strip().upper()
-            if outcome is ReceiptOutcome.PENDING:
-                if status is NoticeStatus.SUBMITTED and row.receipt_stat != stat_code:
-                    self._set(conn, row.id, receipt_stat=stat_code)
-                    return "pending"
-                return "unchanged"
-            timed_out = status is NoticeStatus.UNDELIVERED and row.error == RECEIPT_TIMEOUT_ERROR
-            if outcome is ReceiptOutcome.DELIVERED and (status is NoticeStatus.SUBMITTED or timed_out):
-                # A late DELIVRD after the 72-hour rule still counts: the subscriber has the message.
-                self._set(
-                    conn, row.id, status=NoticeStatus.DELIVERED.value, receipt_stat=stat_code, final_at=done, error=None
-                )
-                return "delivered"
-            if outcome is ReceiptOutcome.UNDELIVERED and status is NoticeStatus.SUBMITTED:
-                self._set(
-                    conn,
-                    row.id,
-                    status=NoticeStatus.UNDELIVERED.value,
-                    receipt_stat=stat_code,
-                    final_at=done,
-                    error=(error or stat_code)[:2000],
-                )
-                return "undelivered"
-            return "unchanged"
+            result, values = receipt_effect(NoticeStatus(row.status), row.receipt_stat, row.error, stat, error, done)
+            if values:
+                self._set(conn, row.id, **values)
+            return result
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Submitted notices with no final receipt after 72 hours become undelivered; claimed
@@ -279,7 +230,7 @@ class SqlNoticeQueue:
                     c.lease_expires_at <= now,
                     c.attempts >= self.enforcement.retry.max_attempts,
                 )
-                .values(status=NoticeStatus.DEAD.value, final_at=now, error="lease expired on the last attempt")
+                .values(status=NoticeStatus.DEAD.value, final_at=now, error=LEASE_EXPIRED_ERROR)
             ).rowcount
         return {"receipt_overdue": int(overdue or 0), "dead_after_leases": int(dead or 0)}
 
@@ -337,7 +288,7 @@ def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:
     segments = [h.scope.value for h in active if h.scope.kind == "segment"]
     regions = [h.scope.region_prefix() for h in active if h.scope.kind == "region"]
     if segments or regions:
-        covered = [SUB.c.segment.in_(segments)] if segments else []
-        covered += [SUB.c.region_code.startswith(prefix) for prefix in regions]
-        conditions.append(~exists().where(SUB.c.id == c.subscriber_id, or_(*covered)))
+        covered: list[ColumnElement[bool]] = [SUBSCRIBER.c.segment.in_(segments)] if segments else []
+        covered += [SUBSCRIBER.c.region_code.startswith(prefix) for prefix in regions]
+        conditions.append(~exists().where(SUBSCRIBER.c.id == c.subscriber_id, or_(*covered)))
     return conditions

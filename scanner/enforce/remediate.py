@@ -22,19 +22,14 @@ from sqlalchemy.engine import Engine
 
 from checks.policy import PHOTO_KINDS
 from notices.cases import CaseEvent
-from notices.queue import dedup_key
-from notices.templates import render
+from notices.queue import Recipient, confirmation_draft
 from scanner.enforce.cases import CaseError, active_case, apply_event, cancel_pending
-from scanner.enforce.queue import NoticeDraft, enqueue
-from scanner.models import Photo, Remediation, Subscriber
+from scanner.enforce.queue import enqueue
 from scanner.policyfile import LoadedPolicy
 from scanner.scan.judging import JudgeSettings, judge_page
 from scanner.scan.measuretask import PhotoTask, measure_task
 from scanner.scan.shards import descriptor_bytes
-
-SUB = Subscriber.__table__  # type: ignore[attr-defined]
-PHOTO = Photo.__table__  # type: ignore[attr-defined]
-REMEDIATION = Remediation.__table__  # type: ignore[attr-defined]
+from scanner.tables import PHOTO, REMEDIATION, SUBSCRIBER
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ def remediate(
     if unknown or not new_photos:
         raise CaseError(f"re-verification needs photos of kinds {', '.join(PHOTO_KINDS)}; got {sorted(new_photos)}")
     with engine.connect() as conn:
-        sub = conn.execute(select(SUB).where(SUB.c.account_id == account_id)).first()
+        sub = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.account_id == account_id)).first()
         if sub is None:
             raise CaseError(f"account {account_id}: no such subscriber")
         on_file = {r.kind: r.uri for r in conn.execute(select(PHOTO).where(PHOTO.c.subscriber_id == sub.id))}
@@ -110,34 +105,8 @@ def remediate(
                 why=f"online re-verification {remediation_id} passed under policy {loaded.policy.version}",
             )
             cancelled = cancel_pending(conn, case.id, now, "the subscriber re-verified")
-            rules = loaded.enforcement
-            text = render(
-                "confirmation", msisdn=sub.msisdn, reasons=[], deadline=None, link=rules.link, signature=rules.signature
-            )
-            confirmed = bool(
-                enqueue(
-                    conn,
-                    [
-                        NoticeDraft(
-                            dedup_key=dedup_key(case.id, 0, 1, "sms", slot="confirmation"),
-                            case_id=case.id,
-                            subscriber_id=sub.id,
-                            account_id=sub.account_id,
-                            msisdn=sub.msisdn,
-                            stage=0,
-                            slot="confirmation",
-                            attempt=1,
-                            channel="sms",
-                            template="confirmation",
-                            params=text.params,
-                            text=text.text,
-                            segments=text.segments.parts,
-                            not_before=rules.window.next_send_time(now),
-                        )
-                    ],
-                    now,
-                )
-            )
+            draft = confirmation_draft(case.id, Recipient(sub.id, sub.account_id, sub.msisdn), loaded.enforcement, now)
+            confirmed = bool(enqueue(conn, [draft], now))
     return RemediationResult(
         remediation_id,
         sub.account_id,
@@ -155,4 +124,4 @@ def _replace_photos(conn: Any, subscriber_id: int, new_photos: dict[str, str], n
     for kind, uri in new_photos.items():
         conn.execute(delete(PHOTO).where(PHOTO.c.subscriber_id == subscriber_id, PHOTO.c.kind == kind))
         conn.execute(insert(PHOTO).values(subscriber_id=subscriber_id, kind=kind, uri=_uri(uri)))
-    conn.execute(update(SUB).where(SUB.c.id == subscriber_id).values(updated_at=now))
+    conn.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.id == subscriber_id).values(updated_at=now))

@@ -21,8 +21,10 @@ import pytest
 from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.engine import Engine
 
+from notices.queue import StaleClaim
 from scanner.db import engine_for
-from scanner.enforce.queue import NOTICE, SqlNoticeQueue, StaleClaim
+from scanner.enforce.queue import SqlNoticeQueue
+from scanner.tables import NOTICE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from queue_load import (

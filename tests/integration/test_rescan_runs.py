@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 from PIL import Image
+from policy_overlays import policy_with
 from sqlalchemy import func, select
 
 from checks.idcard import check_character
@@ -23,6 +24,7 @@ from scanner.importer import import_file
 from scanner.models import Finding, ScanRun, ScanShard
 from scanner.policyfile import load_policy
 from scanner.scan.rescan import RescanError, rescan
+from scanner.tables import MEASUREMENT, SCAN_RUN
 
 TODAY = dt.date(2026, 11, 22)
 T = TypeVar("T")
@@ -100,11 +102,11 @@ def test_threshold_changes_rejudge_from_the_cache_alone(real_base: tuple[Any, in
     assert first.status == "finished" and first.totals["subscribers"] == n
     assert first.totals["measured_photos"] == 12  # 60 photo references to 12 distinct files
     assert first.totals["shards"] == 5
-    stricter = tmp_path / "strict.toml"
-    text = (Path(load_policy().path)).read_text(encoding="utf-8")
-    stricter.write_text(
-        text.replace("min_sharpness = 100.0", "min_sharpness = 2000.0").replace('version = "', 'version = "strict-'),
-        encoding="utf-8",
+    default = load_policy().policy
+    stricter = policy_with(
+        tmp_path,
+        {"checks.clarity.min_sharpness": 2000.0, "policy.version": f"strict-{default.version}"},
+        "strict.toml",
     )
 
     class NoMeasuring(Inline):
@@ -172,7 +174,7 @@ def test_resume_refuses_a_finished_run_or_a_changed_policy(real_base: tuple[Any,
     with pytest.raises(RescanError, match="already finished"):
         rescan(engine, resume=run.id)
     with engine.begin() as conn:
-        conn.execute(ScanRun.__table__.update().values(status="running"))  # type: ignore[attr-defined]
+        conn.execute(SCAN_RUN.update().values(status="running"))
     changed = tmp_path / "changed.toml"
     changed.write_text(Path(load_policy().path).read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     with pytest.raises(RescanError, match="same policy"):
@@ -181,6 +183,12 @@ def test_resume_refuses_a_finished_run_or_a_changed_policy(real_base: tuple[Any,
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-P", "-c", "from scanner.cli.app import main; main()", *args]
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A rescan process whose standard error is appended to ``log``."""
+    with log.open("ab") as err:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def _recorded_starts(engine: Any) -> tuple[int | None, int, str]:
@@ -214,7 +222,8 @@ def test_a_run_killed_at_random_moments_resumes_without_redoing_or_duplicating(t
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     args = ["rescan", "--database", url, "--workers", "1", "--page-size", "4", "--as-of", TODAY.isoformat(), "--quiet"]
     kills = resumes = 0
-    proc = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "rescan.log"
+    proc = _start(_cli(*args), env, log)
     for _attempt in range(20):
         # "resumes" counts the resumes that started: each is recorded before it does any work.
         _wait_until_started(engine, proc, resumes)
@@ -230,8 +239,8 @@ def test_a_run_killed_at_random_moments_resumes_without_redoing_or_duplicating(t
             break
         resumes += run_id is not None
         resume = ["rescan", "--database", url, "--resume", str(run_id), "--quiet"] if run_id else args
-        proc = subprocess.Popen(_cli(*resume), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.returncode in (0, -signal.SIGKILL), proc.stderr.read().decode() if proc.stderr else ""
+        proc = _start(_cli(*resume), env, log)
+    assert proc.returncode in (0, -signal.SIGKILL), log.read_text(encoding="utf-8")
     assert kills >= 2
     with engine.connect() as conn:
         (run_id,) = conn.execute(select(ScanRun.id)).scalars().all()  # type: ignore[call-overload]
@@ -285,5 +294,5 @@ def test_a_new_occlusion_version_remeasures_occlusion_only(
     assert second.totals["measured_photos"] == 12 and second.totals["unreadable_photos"] == 0
     assert findings(engine, second.id) == findings(engine, first.id)
     with engine.connect() as conn:
-        versions = conn.execute(select(func.count()).where(shards.MEAS.c.extractor_version == version)).scalar()
+        versions = conn.execute(select(func.count()).where(MEASUREMENT.c.extractor_version == version)).scalar()
     assert versions == 12

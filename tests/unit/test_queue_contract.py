@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from notices.queue import (
     RECEIPT_TIMEOUT,
     ReceiptOutcome,
-    RetryPolicy,
     UnknownStat,
     dedup_key,
     receipt_outcome,
     receipt_overdue,
 )
+from notices.retry import RetryPolicy
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 
