@@ -1,6 +1,7 @@
 """What the ``realname`` command modules share: common options and small helpers.
 
-Time options (``--now``) take ISO 8601; a time without a zone is in the policy's time zone.
+Time options (``--now``, ``--until``) take ISO 8601; a time without a zone is in the policy's time
+zone, and a bare date means the start of that day there (or its end, where the option says so).
 Commands that speak JSON lines read requests from standard input and write one answer per line.
 """
 
@@ -11,13 +12,26 @@ import getpass
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
 from zoneinfo import ZoneInfo
 
 import typer
 
 from checks.policy import PolicyError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from scanner.policyfile import LoadedPolicy
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
 
 DatabaseOpt = Annotated[
     Optional[str],  # noqa: UP045 (typer needs Optional here)
@@ -46,7 +60,12 @@ OfficerOpt = Annotated[
     str,
     typer.Option("--officer", envvar="REALNAME_OFFICER", help="Who does this, for the audit trail (default: login)."),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+OutputOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes.")]  # noqa: UP045
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -63,7 +82,9 @@ def login() -> str:
         return ""
 
 
-def loaded_policy(policy: Path | None) -> Any:
+def loaded_policy(policy: Path | None) -> LoadedPolicy:
+    """The policy file given (the bundled default without one); a bad file ends the command with
+    its error, which names the file and the key."""
     from scanner.policyfile import load_policy
 
     try:
@@ -72,24 +93,45 @@ def loaded_policy(policy: Path | None) -> Any:
         raise fail(str(exc)) from None
 
 
-def moment(value: str | None, zone: str | None = None) -> dt.datetime:
-    """Now, or the time given; a time without a zone is in ``zone`` (default: the bundled policy's)."""
+def moment(value: str | None, zone: str | None = None, *, end_of_day: bool = False) -> dt.datetime:
+    """Now, or the time given, in UTC. A time without a zone is in ``zone`` (default: the bundled
+    policy's); a bare date (YYYY-MM-DD) is the start of that day there, or with ``end_of_day`` its end."""
     if not value:
         return dt.datetime.now(dt.UTC)
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end_of_day else 0)
+            parsed = dt.datetime.combine(day, dt.time(0))
+        else:
+            parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"{value!r} is not an ISO 8601 time") from None
+        raise fail(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone or loaded_policy(None).enforcement.zone))
     return parsed.astimezone(dt.UTC)
 
 
-def write_engine(database: str | None) -> Any:
+def day(value: str | None, option: str) -> dt.date:
+    """Today, or the ISO date given to ``option``."""
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def write_engine(database: str | None) -> Engine:
+    """The migrated database's engine for short read-modify-write transactions."""
     from scanner.db import database_url, open_engine, write_engine_for
 
     open_engine(database)
     return write_engine_for(database_url(database))
+
+
+def output_stream(output: Path | None) -> AbstractContextManager[TextIO]:
+    """The file given to ``--output`` (UTF-8), or standard output."""
+    return output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout)
 
 
 def emit(obj: Any) -> None:

@@ -1,4 +1,4 @@
-"""Text views of cases for the terminal (``realname cases show``)."""
+"""Text views of cases for the terminal (``realname cases show``, ``realname remediate``)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,19 @@ def case_renderables(data: dict[str, Any]) -> Iterator[Any]:
                 for r in data["remediations"]
             )
         )
+
+
+def remediation_lines(result: Any) -> Iterator[str]:
+    """What a re-verification did, in plain lines (``realname remediate``)."""
+    yield f"re-verification {result.remediation_id} of {result.account_id}: {result.verdict}"
+    for item in result.evidence:
+        yield f"  {item['code']} ({item['photo_kind']}): {item['detail']}"
+    if result.case_resolved:
+        yield (
+            f"case {result.case_id} resolved; {result.notices_cancelled} pending notices cancelled; "
+            f"confirmation SMS {'queued' if result.confirmation_queued else 'already queued'}"
+        )
+    elif result.verdict == "pass":
+        yield "no open case: the new photos are on file"
+    else:
+        yield "the photos do not pass: nothing changed; the notices go on"

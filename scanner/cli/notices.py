@@ -1,14 +1,16 @@
 """The notice queue commands of ``realname`` for the SMS system: JSON lines in, JSON lines out.
-Wiring only: the queue is ``scanner.enforce.queue``.
+Wiring only: the queue is ``scanner.enforce.queue`` (the contract, ``notices.queue``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
+from notices.ladder import Channel
+from notices.queue import NoticeQueue
 from scanner.cli.common import (
     DatabaseOpt,
     NowOpt,
@@ -29,7 +31,8 @@ notices_app = typer.Typer(
 # --- the notice queue --------------------------------------------------------------------------
 
 
-def _queue(policy: Path | None, database: str | None) -> Any:
+def _queue(policy: Path | None, database: str | None) -> NoticeQueue:
+    """The queue the commands answer from: the database's (the unit tests put an in-memory one here)."""
     from scanner.enforce.queue import SqlNoticeQueue
 
     return SqlNoticeQueue(write_engine(database), loaded_policy(policy).enforcement)
@@ -43,7 +46,7 @@ def notices_claim(
         Optional[int],  # noqa: UP045
         typer.Option("--lease", min=10, help="Seconds before an unacknowledged claim is handed out again."),
     ] = None,
-    channel: Annotated[str, typer.Option("--channel", help="sms (default), call, letter or app.")] = "sms",
+    channel: Annotated[Channel, typer.Option("--channel", help="The channel whose notices to lease.")] = Channel.SMS,
     policy: PolicyOpt = None,
     now: NowOpt = None,
     database: DatabaseOpt = None,
@@ -51,25 +54,12 @@ def notices_claim(
     """Lease due notices: one JSON line each, with the FULL number for the gateway (nothing outside the
     send window)."""
     queue = _queue(policy, database)
-    for notice in queue.claim(n, consumer or login(), lease, channel, now=moment(now, queue.enforcement.zone)):
-        emit(
-            {
-                "id": notice.id,
-                "token": notice.claim_token,
-                "lease_expires_at": notice.lease_expires_at.isoformat(),
-                "msisdn": notice.msisdn,
-                "channel": notice.channel,
-                "template": notice.template,
-                "params": notice.params,
-                "text": notice.text,
-                "segments": notice.segments,
-                "attempts": notice.attempts,
-            }
-        )
+    for notice in queue.claim(n, consumer or login(), lease, channel.value, now=moment(now, queue.enforcement.zone)):
+        emit(notice.to_json())
 
 
 def _answer_lines(policy: Path | None, database: str | None, now: str | None, call: str) -> None:
-    from scanner.enforce.queue import QueueError
+    from notices.queue import QueueError
 
     queue = _queue(policy, database)
     failures = 0

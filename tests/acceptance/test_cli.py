@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from policy_overlays import fixture_policy
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -92,11 +93,7 @@ def test_import_rescan_report_through_the_cli(base: Path) -> None:
 
 def test_errors_exit_non_zero_and_name_the_problem(base: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{base / 'err.db'}"
-    bad_policy = tmp_path / "bad.toml"
-    bad_policy.write_text(
-        (ROOT / "policies" / "default.toml").read_text(encoding="utf-8").replace("min_sharpness", "min_sharpnes"),
-        encoding="utf-8",
-    )
+    bad_policy = fixture_policy("unknown_key.toml", tmp_path)
     result = runner.invoke(app, ["rescan", "--policy", str(bad_policy), "--database", url])
     assert result.exit_code == 2
     assert "checks.clarity.min_sharpnes: unknown key" in result.output

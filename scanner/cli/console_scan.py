@@ -1,0 +1,173 @@
+"""What the scan commands print: verdict and reason tables, the report, the diff of two runs and a
+calibration summary (rich renderables; the commands choose where they go)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+VERDICT_STYLE = {"pass": "green", "review": "yellow", "fail": "red"}
+
+
+def share_table(title: str, column: str, counts: dict[str, int], total: int, styles: dict[str, str]) -> Table:
+    """Names with their subscriber counts and their share of ``total``."""
+    table = Table(title=title, show_edge=False)
+    table.add_column(column)
+    table.add_column("subscribers", justify="right")
+    table.add_column("share", justify="right")
+    for name, n in counts.items():
+        table.add_row(Text(name, style=styles.get(name, "")), str(n), f"{n / (total or 1):.1%}")
+    return table
+
+
+def verdict_table(totals: dict[str, Any]) -> Table:
+    counts = totals.get("verdicts", {})
+    return share_table("Verdicts", "verdict", counts, sum(counts.values()), VERDICT_STYLE)
+
+
+def reason_table(totals: dict[str, Any]) -> Table:
+    table = Table(title="Reasons", show_edge=False)
+    table.add_column("reason")
+    table.add_column("subscribers", justify="right")
+    for reason, n in sorted(totals.get("reasons", {}).items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(reason, str(n))
+    return table
+
+
+def _evidence_text(item: dict[str, Any]) -> str:
+    parts = [item["code"]]
+    if item.get("photo_kind"):
+        parts.append(f"({item['photo_kind']})")
+    if item.get("measure") and item.get("value") is not None:
+        rel = item.get("comparison") or "vs"
+        threshold = item.get("threshold")
+        parts.append(f"{item['measure']}={item['value']}" + (f" {rel} {threshold}" if threshold is not None else ""))
+    elif item.get("detail"):
+        parts.append(item["detail"])
+    return " ".join(parts)
+
+
+def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("account")
+    table.add_column("msisdn")
+    table.add_column("verdict")
+    table.add_column("evidence")
+    for row in rows:
+        style = VERDICT_STYLE.get(row["verdict"], "green")
+        table.add_row(
+            row["account_id"],
+            row["msisdn"],
+            Text(row["verdict"], style=style),
+            Text("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
+        )
+    return table
+
+
+def _rate(share: dict[str, Any] | None) -> str:
+    if not share or share.get("rate") is None:
+        return "-"
+    return f"{share['rate']:.1%} ({share['count']}/{share['n']})"
+
+
+def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table]:
+    """Rich tables for a calibration summary (see ``scanner.scan.calibrate``)."""
+    head = Table(title=f"Calibration under policy {policy_label}", show_edge=False)
+    head.add_column("figure")
+    head.add_column("value", justify="right")
+    head.add_row("photos measured", str(summary["photos"]))
+    head.add_row("unreadable", str(summary["unreadable"]))
+    head.add_row("face found, clear photos", _rate(summary["face_found_clear"]))
+    head.add_row("clear photos flagged for occlusion, blur or exposure", _rate(summary["clear_wrongly_flagged"]))
+    head.add_row("clear photos with NO_FACE", _rate(summary["clear_no_face"]))
+
+    attrs = Table(title="Attributes and derived variants", show_edge=False)
+    for column in ("photos", "expected reason", "flagged with it", "not passed", "NO_FACE"):
+        attrs.add_column(column, justify="left" if column in ("photos", "expected reason") else "right")
+    for group in ("attributes", "variants"):
+        for name, row in summary[group].items():
+            attrs.add_row(
+                name if group == "attributes" else f"variant: {name}",
+                " or ".join(row["expected_reasons"]),
+                _rate(row["flagged"]),
+                _rate(row["not_passed"]),
+                _rate(row["no_face"]),
+            )
+
+    fm = summary["face_match"]
+    bands = Table(
+        title=f"Face match ({fm['pairs_from']}): match <= {fm['match_max_distance']}, "
+        f"mismatch > {fm['mismatch_above_distance']}",
+        show_edge=False,
+    )
+    for column in ("pairs", "n", "match", "review", "mismatch"):
+        bands.add_column(column, justify="left" if column == "pairs" else "right")
+    for label in ("genuine", "impostor"):
+        row = fm[label]
+        bands.add_row(
+            label,
+            str(row["pairs"]),
+            *(f"{row[b]:.2%}" if row[b] is not None else "-" for b in ("match", "review", "mismatch")),
+        )
+
+    sweep = Table(title="Accept rates over thresholds", show_edge=False)
+    for column in ("distance <=", "genuine accepted", "impostor accepted"):
+        sweep.add_column(column, justify="right")
+    for row in fm["over_thresholds"]:
+        sweep.add_row(
+            f"{row['distance_at_most']:.3f}",
+            "-" if row["genuine_accept"] is None else f"{row['genuine_accept']:.3f}",
+            "-" if row["impostor_accept"] is None else f"{row['impostor_accept']:.4f}",
+        )
+    return [head, attrs, bands, sweep]
+
+
+_VERDICT_ORDER = {"fail": 0, "review": 1, "pass": 2}
+
+
+def report_renderables(data: dict[str, Any], chosen: set[str] | None, limit: int) -> list[Any]:
+    """The text report of one run (``realname report``): the run, its verdict and reason tables and
+    the chosen subscribers, failing first, at most ``limit`` of them (0: all)."""
+    r = data["run"]
+    out: list[Any] = [
+        f"[bold]Run {r['id']}[/]  policy {r['policy']['name']} {r['policy']['version']} "
+        f"(sha256 {r['policy']['sha256'][:12]}), mode {r['mode']}, as of {r['as_of']}, {r['status']}",
+        verdict_table(data["totals"]),
+    ]
+    if data["totals"].get("reasons"):
+        out.append(reason_table(data["totals"]))
+    rows = sorted(data["subscribers"], key=lambda s: (_VERDICT_ORDER.get(s["verdict"], 3), s["account_id"]))
+    shown = rows if limit == 0 else rows[:limit]
+    out.append(subscriber_table(shown, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
+    if len(shown) < len(rows):
+        out.append(f"... {len(rows) - len(shown)} more not shown: use --limit 0, or --format json for all of them.")
+    return out
+
+
+def run_renderables(run: Any) -> list[Any]:
+    """What a finished rescan prints: its verdicts, reasons and one line of figures."""
+    totals = run.totals
+    out: list[Any] = [verdict_table(totals)]
+    if totals.get("reasons"):
+        out.append(reason_table(totals))
+    out.append(
+        Text(
+            f"run {run.id} ({run.mode}) finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
+            f"({totals['measured_photos']} measured, {totals['cached_photos']} from the measurement cache) "
+            f"in {totals['wall_seconds']:.1f} s ({totals['photos_per_second'] or 0:.1f} photos/s); "
+            f"see `realname report {run.id}`"
+        )
+    )
+    return out
+
+
+def import_summary(file: Any, report: Any) -> Text:
+    """One line for an import that committed."""
+    return Text(
+        f"{file}: {report.rows} rows: {report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        + (f" (written to {report.rejects_file})" if report.rejects_file else "")
+        + (f"; {report.kept_with_id_defects} kept with ID number defects" if report.kept_with_id_defects else "")
+    )
