@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from notices.ladder import DEFAULT_LADDER, Channel, Ladder
-from notices.queue import RetryPolicy
+from notices.retry import RetryPolicy
 from notices.window import SendWindow
 
 
@@ -96,20 +96,18 @@ class Enforcement:
         return self.fallback.get(channel)
 
 
-DEFAULT_LINK = "https://realname.example.cn/reverify"
-
-
 def parse_enforcement(
     ladder: Mapping[str, Any] | None, notices: Mapping[str, Any] | None, timezone: str = "Asia/Shanghai"
 ) -> Enforcement:
-    """Validate the ``[ladder]`` and ``[notices]`` tables (either may be absent: the defaults
-    then apply, the default ladder being day 0 SMS, day 7 SMS, day 14 call and SMS, 7 days of grace)."""
+    """Validate the ``[ladder]`` and ``[notices]`` tables. Without a ``[ladder]`` the default ladder
+    applies (day 0 SMS, day 7 SMS, day 14 call and SMS, 7 days of grace); ``[notices]`` must at least
+    give the operator's re-verification ``link``, which every notice carries: there is no default."""
     try:
         parsed_ladder = DEFAULT_LADDER if ladder is None else Ladder.model_validate(_tuples(ladder))
     except ValidationError as exc:
         raise EnforcementError(_explain("ladder", exc)) from None
     try:
-        rules = NoticeRules.model_validate({"link": DEFAULT_LINK, **_tuples(notices or {})})
+        rules = NoticeRules.model_validate(_tuples(notices or {}))
     except ValidationError as exc:
         raise EnforcementError(_explain("notices", exc)) from None
     try:
@@ -150,6 +148,3 @@ def _explain(table: str, exc: ValidationError) -> str:
         else:
             lines.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
     return "; ".join(lines)
-
-
-DEFAULT_ENFORCEMENT = parse_enforcement(None, None)

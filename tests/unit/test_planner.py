@@ -8,12 +8,13 @@ import datetime as dt
 import pytest
 
 from notices.cases import CaseEvent, CaseState, CaseStatus
-from notices.ladder import Channel
+from notices.ladder import DEFAULT_LADDER, Channel
+from notices.memqueue import MemoryNoticeQueue, StoredNotice
 from notices.planner import CaseView, NoticeView, deadline, plan
-from notices.queue import NoticeStatus
-from notices.settings import DEFAULT_ENFORCEMENT, EnforcementError, parse_enforcement
+from notices.queue import NoticeStatus, Recipient
+from notices.settings import EnforcementError, parse_enforcement
 
-RULES = DEFAULT_ENFORCEMENT
+RULES = parse_enforcement(None, {"link": "https://example.cn/v"})  # the default ladder and notice rules
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 SMS, CALL, LETTER = Channel.SMS, Channel.CALL, Channel.LETTER
 S = NoticeStatus
@@ -149,19 +150,21 @@ def test_deadline_is_the_earliest_eligibility_day_in_the_policy_zone() -> None:
         (None, {"send_window": ["8 am", "21:00"]}, "not a time of day"),
         (None, {"lease_secs": 10}, "notices.lease_secs: unknown key"),
         ({"stages": [], "grace_days": 7}, None, "ladder.stages"),
+        (None, None, "notices.link: Field required"),  # no placeholder link: the operator's own is required
     ],
 )
 def test_bad_enforcement_tables_name_the_key(ladder: object, notices: object, message: str) -> None:
+    with_link = None if notices is None else {"link": "https://example.cn/v", **notices}  # type: ignore[dict-item]
     with pytest.raises(EnforcementError, match=message):
-        parse_enforcement(ladder, notices)  # type: ignore[arg-type]
+        parse_enforcement(ladder, with_link)  # type: ignore[arg-type]
 
 
 def test_the_shipped_policy_spells_out_the_default_ladder() -> None:
     from scanner.policyfile import load_policy
 
     loaded = load_policy().enforcement
-    assert loaded.ladder == DEFAULT_ENFORCEMENT.ladder
-    assert loaded.window == DEFAULT_ENFORCEMENT.window and loaded.retry == DEFAULT_ENFORCEMENT.retry
+    assert loaded.ladder == DEFAULT_LADDER
+    assert loaded.window == RULES.window and loaded.retry == RULES.retry
     assert loaded.signature == "【运营商】"
 
 
@@ -175,3 +178,49 @@ def test_a_policy_file_with_a_bad_ladder_names_the_file_and_key(tmp_path: object
     bad.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace("grace_days = 7", "grace_days = -1"), "utf-8")
     with pytest.raises(PolicyError, match=r"bad.toml: ladder.grace_days: .*greater than or equal to 0"):
         load_policy(bad)
+
+
+def _seen(x: StoredNotice) -> NoticeView:
+    d = x.draft
+    return NoticeView(x.id, Channel(d.slot), d.attempt, Channel(d.channel), NoticeStatus(x.status), x.final_at)
+
+
+def test_a_case_climbs_the_ladder_to_eligibility_through_a_consumer_of_the_queue() -> None:
+    """The planner and the queue contract together, as ``cases advance`` and an SMS system use them,
+    on the in-memory queue: every notice is claimed, acknowledged and delivered the hour it is due."""
+    queue = MemoryNoticeQueue(RULES)
+    who = Recipient(1, "A1", "13900000001")
+    view = CaseView(CaseStatus(CaseState.OPEN), opened_at=T0)
+    events: list[tuple[int, CaseEvent]] = []
+    at = T0
+    while view.status.state is not CaseState.ELIGIBLE and at < T0 + dt.timedelta(days=60):
+        p = plan(view, RULES, at)
+        events += [((at - T0).days, r.event) for r in p.records]
+        queue.enqueue([s.draft(1, who, ["BLURRY"], RULES) for s in p.send], at)
+        for channel in ("sms", "call"):  # the SMS system and the call centre deliver what is due
+            for notice in queue.claim(10, "consumer", channel=channel, now=at):
+                queue.ack(notice.id, notice.claim_token, f"g-{notice.id}", at)
+                queue.receipt(f"g-{notice.id}", "DELIVRD", None, at, at)
+        stage = p.status.stage
+        current = [x for x in queue.of_case(1) if x.draft.stage == stage]
+        view = CaseView(
+            p.status,
+            opened_at=T0,
+            stage_delivered_at=p.stage_delivered_at or view.stage_delivered_at,
+            notices=tuple(_seen(x) for x in current),
+            non_sms_delivered=any(x.status == "delivered" and x.draft.channel != "sms" for x in queue.of_case(1)),
+        )
+        at += dt.timedelta(hours=1)
+    assert [e for _, e in events] == [
+        CaseEvent.START_LADDER,
+        CaseEvent.NEXT_STAGE,
+        CaseEvent.NEXT_STAGE,
+        CaseEvent.LADDER_DELIVERED,
+        CaseEvent.GRACE_PASSED,
+    ]
+    assert [day for day, _ in events] == [0, 7, 14, 14, 21]  # the default ladder's delays and 7 days of grace
+    sent = queue.snapshot()
+    assert [(n["stage"], n["channel"], n["template"]) for n in sent] == [
+        (1, "sms", "first_notice"), (2, "sms", "reminder"), (3, "call", "final_notice"), (3, "sms", "final_notice")
+    ]  # fmt: skip
+    assert {n["status"] for n in sent} == {"delivered"}

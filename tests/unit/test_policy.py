@@ -8,11 +8,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
+from policy_overlays import FIXTURE_POLICIES, WHOLE_FILES, fixture_policy, shipped_document
 
 from checks.policy import DEFAULT_SEVERITY, PolicyError, ReasonCode, Severity, parse_policy
 from scanner.policyfile import DEFAULT_POLICY, load_policy
-
-POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 
 
 def _default_document() -> dict:  # type: ignore[type-arg]
@@ -89,8 +89,8 @@ def test_policy_is_immutable() -> None:
 # --- a valid stricter variant --------------------------------------------------------
 
 
-def test_strict_variant_loads() -> None:
-    loaded = load_policy(POLICIES / "strict.toml")
+def test_strict_variant_loads(tmp_path: Path) -> None:
+    loaded = load_policy(fixture_policy("strict.toml", tmp_path))
     policy = loaded.policy
     default = load_policy().policy
     assert policy.name == "strict" and policy.version == "2026.11-strict-1"
@@ -130,9 +130,9 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_broken_policy_file_is_refused_naming_the_key(name: str) -> None:
+def test_broken_policy_file_is_refused_naming_the_key(name: str, tmp_path: Path) -> None:
     key, words = BROKEN[name]
-    file = POLICIES / name
+    file = fixture_policy(name, tmp_path)
     assert file.is_file(), f"fixture missing: {file}"
     with pytest.raises(PolicyError) as info:
         load_policy(file)
@@ -142,12 +142,28 @@ def test_broken_policy_file_is_refused_naming_the_key(name: str) -> None:
     assert words in message, message
 
 
-def test_every_broken_fixture_is_covered() -> None:
+def test_every_broken_fixture_is_covered(tmp_path: Path) -> None:
     valid = {"strict.toml", "judge_pinned.toml"}
-    on_disk = {p.name for p in POLICIES.glob("*.toml")} - valid
+    on_disk = {p.name for p in FIXTURE_POLICIES.glob("*.toml")} - valid
     assert on_disk == set(BROKEN)
     for name in valid:
-        load_policy(POLICIES / name)  # the valid fixtures load
+        load_policy(fixture_policy(name, tmp_path))  # the valid fixtures load
+
+
+def test_a_fixture_policy_names_only_what_it_changes() -> None:
+    """Overlays stay small: a key added to the shipped policy is one edit, not one per fixture."""
+    for file in FIXTURE_POLICIES.glob("*.toml"):
+        if file.name not in WHOLE_FILES:
+            assert len(file.read_text(encoding="utf-8").splitlines()) <= 40, file.name
+
+
+def test_a_policy_without_the_notice_link_is_refused_naming_the_key(tmp_path: Path) -> None:
+    doc = shipped_document()
+    del doc["notices"]["link"]
+    file = tmp_path / "no_link.toml"
+    file.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"no_link.toml: notices.link: Field required"):
+        load_policy(file)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
