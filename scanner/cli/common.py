@@ -93,11 +93,9 @@ def loaded_policy(policy: Path | None) -> LoadedPolicy:
         raise fail(str(exc)) from None
 
 
-def moment(value: str | None, zone: str | None = None, *, end_of_day: bool = False) -> dt.datetime:
-    """Now, or the time given, in UTC. A time without a zone is in ``zone`` (default: the bundled
-    policy's); a bare date (YYYY-MM-DD) is the start of that day there, or with ``end_of_day`` its end."""
-    if not value:
-        return dt.datetime.now(dt.UTC)
+def parse_time(value: str, zone: str, *, end_of_day: bool = False) -> dt.datetime:
+    """The time given, in UTC. A time without a zone is in ``zone``; a bare date (YYYY-MM-DD) is the
+    start of that day there, or with ``end_of_day`` its end. Raises ValueError naming the value."""
     try:
         if len(value) == 10:
             day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end_of_day else 0)
@@ -105,10 +103,21 @@ def moment(value: str | None, zone: str | None = None, *, end_of_day: bool = Fal
         else:
             parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone or loaded_policy(None).enforcement.zone))
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
     return parsed.astimezone(dt.UTC)
+
+
+def moment(value: str | None, zone: str | None = None, *, end_of_day: bool = False) -> dt.datetime:
+    """Now, or the time given to an option (``parse_time``; ``zone`` defaults to the bundled policy's);
+    a value that is not a time ends the command with its error."""
+    if not value:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return parse_time(value, zone or loaded_policy(None).enforcement.zone, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def day(value: str | None, option: str) -> dt.date:

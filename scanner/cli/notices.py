@@ -4,8 +4,10 @@ Wiring only: the queue is ``scanner.enforce.queue`` (the contract, ``notices.que
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -20,6 +22,7 @@ from scanner.cli.common import (
     loaded_policy,
     login,
     moment,
+    parse_time,
     write_engine,
 )
 
@@ -58,43 +61,73 @@ def notices_claim(
         emit(notice.to_json())
 
 
+class BadField(ValueError):
+    """A field of a request line that is missing or of the wrong kind."""
+
+
+def _text(request: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = request.get(name)
+    if value is None:
+        if required:
+            raise BadField(f"missing field {name!r}")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise BadField(f"field {name!r} must be a non-empty string, not {json.dumps(value, ensure_ascii=False)}")
+    return value
+
+
+def _notice_id(request: dict[str, Any]) -> int:
+    value = request.get("id")
+    if value is None:
+        raise BadField("missing field 'id'")
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+        raise BadField(f"field 'id' must be a notice id (a whole number), not {json.dumps(value, ensure_ascii=False)}")
+    return int(value)
+
+
+def _answer(queue: NoticeQueue, call: str, request: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+    """One request line applied; raises BadField or the queue's error."""
+    if call == "ack":
+        notice_id = _notice_id(request)
+        status = queue.ack(notice_id, str(_text(request, "token")), str(_text(request, "gateway_message_id")), at)
+        return {"id": notice_id, "status": status}
+    if call == "nack":
+        notice_id = _notice_id(request)
+        permanent = request.get("permanent", False)
+        if not isinstance(permanent, bool):
+            raise BadField(f"field 'permanent' must be true or false, not {json.dumps(permanent)}")
+        error = _text(request, "error", required=False) or "unspecified"
+        return {"id": notice_id, "status": queue.nack(notice_id, str(_text(request, "token")), error, permanent, at)}
+    gateway_id = str(_text(request, "gateway_message_id"))
+    done = _text(request, "done_at", required=False)
+    try:
+        done_at = parse_time(done, queue.enforcement.zone) if done else None
+    except ValueError as exc:
+        raise BadField(f"field 'done_at': {exc}") from None
+    result = queue.receipt(
+        gateway_id, str(_text(request, "stat")), _text(request, "error", required=False), done_at, at
+    )
+    return {"gateway_message_id": gateway_id, "result": result}
+
+
 def _answer_lines(policy: Path | None, database: str | None, now: str | None, call: str) -> None:
+    """Apply each JSON line on standard input; a line that cannot be applied gets an error naming the
+    line and the field, and the others are still applied (exit 1 if any failed)."""
     from notices.queue import QueueError
 
     queue = _queue(policy, database)
+    at = moment(now, queue.enforcement.zone)
     failures = 0
     for number, request, error in json_requests():
         if request is None:
             failures += 1
             emit({"line": number, "error": error})
             continue
-        at = moment(now, queue.enforcement.zone)
         try:
-            if call == "ack":
-                result = queue.ack(int(request["id"]), str(request["token"]), str(request["gateway_message_id"]), at)
-                emit({"id": request["id"], "status": result})
-            elif call == "nack":
-                result = queue.nack(
-                    int(request["id"]),
-                    str(request["token"]),
-                    str(request.get("error") or "unspecified"),
-                    bool(request.get("permanent", False)),
-                    at,
-                )
-                emit({"id": request["id"], "status": result})
-            else:
-                done = request.get("done_at")
-                done_at = moment(str(done)) if done else None
-                result = queue.receipt(
-                    str(request["gateway_message_id"]), str(request["stat"]), request.get("error"), done_at, at
-                )
-                emit({"gateway_message_id": request["gateway_message_id"], "result": result})
-        except KeyError as exc:
+            emit(_answer(queue, call, request, at if now else moment(None)))
+        except (BadField, QueueError, ValueError) as exc:
             failures += 1
-            emit({"line": number, "error": f"line {number}: missing field {exc.args[0]!r}"})
-        except (QueueError, ValueError) as exc:
-            failures += 1
-            emit({"line": number, "id": request.get("id"), "error": str(exc)})
+            emit({"line": number, "id": request.get("id"), "error": f"line {number}: {exc}"})
     if failures:
         raise typer.Exit(1)
 

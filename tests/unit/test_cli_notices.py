@@ -99,3 +99,40 @@ def test_ack_nack_and_receipts_answer_line_by_line_and_a_bad_line_fails_the_comm
     stats = _lines(runner.invoke(app, ["notices", "stats", "--now", MORNING]).output)[0]
     assert stats["by_channel"]["sms"] == {"delivered": 1, "queued": 1, "claimed": 1}
     assert queue.notices[first["id"]].final_at == dt.datetime(2026, 12, 1, 1, 59, tzinfo=dt.UTC)  # the gateway's time
+
+
+def test_a_bad_field_fails_its_own_line_only(queue: MemoryNoticeQueue) -> None:
+    """A receipt with an unreadable time, or an ack with a null id, must not stop the lines after it."""
+    (one, two) = _lines(
+        runner.invoke(app, ["notices", "claim", "--n", "2", "--consumer", "gw", "--now", MORNING]).output
+    )
+    acks = "\n".join(
+        [
+            json.dumps({"id": None, "token": one["token"], "gateway_message_id": "g-0"}),
+            json.dumps({"id": True, "token": one["token"], "gateway_message_id": "g-0"}),
+            json.dumps({"id": one["id"], "token": one["token"], "gateway_message_id": 17}),
+            json.dumps({"id": one["id"], "token": one["token"], "gateway_message_id": "g-1"}),
+            json.dumps({"id": str(two["id"]), "token": two["token"], "gateway_message_id": "g-2"}),
+        ]
+    )
+    result = runner.invoke(app, ["notices", "ack", "--now", MORNING], input=acks)
+    assert result.exit_code == 1
+    answers = _lines(result.output)
+    assert [a.get("error", "")[:7] for a in answers[:3]] == ["line 1:", "line 2:", "line 3:"]
+    assert "missing field 'id'" in answers[0]["error"] and "whole number" in answers[1]["error"]
+    assert "'gateway_message_id' must be a non-empty string" in answers[2]["error"]
+    assert answers[3:] == [{"id": one["id"], "status": "submitted"}, {"id": two["id"], "status": "submitted"}]
+
+    receipts = "\n".join(
+        [
+            json.dumps({"gateway_message_id": "g-1", "stat": "DELIVRD", "done_at": "yesterday"}),
+            json.dumps({"gateway_message_id": "g-2", "stat": "DELIVRD"}),
+            json.dumps({"gateway_message_id": "g-1", "stat": "SENT"}),
+        ]
+    )
+    result = runner.invoke(app, ["notices", "receipt", "--now", MORNING], input=receipts)
+    assert result.exit_code == 1
+    first, second, third = _lines(result.output)
+    assert first["line"] == 1 and "field 'done_at'" in first["error"] and "'yesterday'" in first["error"]
+    assert second == {"gateway_message_id": "g-2", "result": "delivered"}
+    assert third["line"] == 3 and "not an SMPP stat" in third["error"]
