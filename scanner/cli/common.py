@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import shlex
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -128,6 +130,21 @@ def day(value: str | None, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def command_line(*args: str, database: str | None = None) -> str:
+    """A ``realname`` command line that works as printed: the program as it was started (a path when
+    it is not on the PATH) and ``--database`` unless it is the default."""
+    program = Path(sys.argv[0])
+    name = "realname"
+    if program.name == name and program.exists():
+        on_path = shutil.which(name)
+        if not on_path or Path(on_path).resolve() != program.resolve():
+            name = str(program)  # e.g. .venv/bin/realname
+    words = [name, *args]
+    if database:
+        words += ["--database", database]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def write_engine(database: str | None) -> Engine:

@@ -35,6 +35,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished and task.elapsed:
+            # A short run ends before rich has two samples to take a speed from: the mean will do.
+            speed = (task.completed - task.fields.get("at_start", 0)) / task.elapsed
         return Text(f"{speed:.1f} photo/s" if speed else "-- photo/s", style="cyan")
 
 
@@ -103,7 +106,12 @@ def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[
             + (f"; continuing after {p.subscribers_done} subscribers already judged" if p.subscribers_done else "")
         )
         state["task"] = bar.add_task(
-            "photos", total=p.photos_total, completed=p.photos_done, failures=p.failures, unreadable=p.unreadable
+            "photos",
+            total=p.photos_total,
+            completed=p.photos_done,
+            failures=p.failures,
+            unreadable=p.unreadable,
+            at_start=p.photos_done,
         )
 
     def on_progress(p: ScanProgress) -> None:

@@ -146,18 +146,21 @@ def report_renderables(data: dict[str, Any], chosen: set[str] | None, limit: int
     return out
 
 
-def run_renderables(run: Any) -> list[Any]:
-    """What a finished rescan prints: its verdicts, reasons and one line of figures."""
+def run_renderables(run: Any, report_command: str, tables: bool = True) -> list[Any]:
+    """What a finished rescan prints: its verdicts and reasons (unless ``tables`` is off: a report
+    follows), one line of figures and ``report_command``, the command that shows the run again."""
     totals = run.totals
-    out: list[Any] = [verdict_table(totals)]
-    if totals.get("reasons"):
-        out.append(reason_table(totals))
+    out: list[Any] = []
+    if tables:
+        out.append(verdict_table(totals))
+        if totals.get("reasons"):
+            out.append(reason_table(totals))
     out.append(
         Text(
             f"run {run.id} ({run.mode}) finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
             f"({totals['measured_photos']} measured, {totals['cached_photos']} from the measurement cache) "
             f"in {totals['wall_seconds']:.1f} s ({totals['photos_per_second'] or 0:.1f} photos/s); "
-            f"see `realname report {run.id}`"
+            f"see it again with: {report_command}"
         )
     )
     return out

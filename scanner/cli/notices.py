@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -57,8 +58,20 @@ def notices_claim(
     """Lease due notices: one JSON line each, with the FULL number for the gateway (nothing outside the
     send window)."""
     queue = _queue(policy, database)
-    for notice in queue.claim(n, consumer or login(), lease, channel.value, now=moment(now, queue.enforcement.zone)):
+    at = moment(now, queue.enforcement.zone)
+    claimed = queue.claim(n, consumer or login(), lease, channel.value, now=at)
+    for notice in claimed:
         emit(notice.to_json())
+    window = queue.enforcement.window
+    if not claimed and not window.contains(at):
+        from scanner.cli.console import err_console
+
+        opens = window.next_send_time(at).astimezone(ZoneInfo(window.zone))
+        err_console.print(
+            f"outside the send window ({window.opens:%H:%M}-{window.closes:%H:%M} {window.zone}): nothing is "
+            f"handed out before {opens.isoformat(timespec='minutes')}",
+            highlight=False,
+        )
 
 
 class BadField(ValueError):

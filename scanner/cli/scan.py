@@ -15,6 +15,7 @@ from scanner.cli.common import (
     OutputOpt,
     PolicyOpt,
     WorkersOpt,
+    command_line,
     day,
     fail,
     loaded_policy,
@@ -77,7 +78,9 @@ def _import(
     if not report.committed:
         raise fail(
             f"{len(report.rejected)} of {report.rows} rows rejected; nothing imported "
-            "(fix them, or use --skip-invalid to import the good rows)",
+            "(fix them; or use --skip-invalid to import the good rows and write the others to a file; or, "
+            "where a row's only defect is its ID number's check digit, birth date or region, --keep-invalid-id "
+            "to keep it so that the rescan flags it ID_NUMBER_INVALID)",
             code=1,
         )
     console.print(import_summary(file, report))
@@ -163,7 +166,7 @@ def rescan_command(
         keys = ("subscribers", "photos", "measured_photos", "cached_photos", "unreadable_photos", "verdicts")
         log_line("finished", run=run.id, mode=run.mode, **{k: run.totals.get(k) for k in (*keys, "wall_seconds")})
         return
-    for item in run_renderables(run):
+    for item in run_renderables(run, command_line("report", str(run.id), database=database)):
         console.print(item)
 
 
@@ -188,11 +191,12 @@ def demo_command(
     except DemoError as exc:
         raise fail(str(exc)) from None
     console.print(f"demo base: {base.subscribers} subscribers written to {base.csv_path}", highlight=False)
-    engine = open_engine(database or f"sqlite:///{(workdir / 'realname.db').resolve()}")
+    url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
+    engine = open_engine(url)
     _import(engine, base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True)
     with scan_progress() as (on_start, on_progress):
         run = rescan(engine, loaded_policy(None), workers=workers, on_start=on_start, on_progress=on_progress)
-    for item in run_renderables(run):
+    for item in run_renderables(run, command_line("report", str(run.id), database=url), tables=False):
         console.print(item)
     chosen = {"fail", "review"}
     for item in report_renderables(build_report(engine, None, chosen), chosen, limit=40):

@@ -78,6 +78,8 @@ def test_import_rescan_report_through_the_cli(base: Path) -> None:
     preview = runner.invoke(app, ["rescan", "--database", url, "--workers", "1", "--preview"])
     assert preview.exit_code == 0, preview.output
     assert "run 2 (preview) finished: 2 subscribers" in preview.output
+    # The hint names the database it was given, so the command works as printed.
+    assert f"see it again with: realname report 2 --database {url}" in " ".join(preview.output.split())
 
     text = runner.invoke(app, ["report", "--database", url])
     assert text.exit_code == 0, text.output
@@ -106,6 +108,7 @@ def test_errors_exit_non_zero_and_name_the_problem(base: Path, tmp_path: Path) -
     assert result.exit_code == 1
     assert "line 3 (account C2): msisdn" in result.output
     assert "nothing imported" in result.output
+    assert "--skip-invalid" in result.output and "--keep-invalid-id" in result.output
 
     result = runner.invoke(app, ["report", "99", "--database", url])
     assert result.exit_code == 2 and "no scan run with id 99" in result.output

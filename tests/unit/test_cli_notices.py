@@ -136,3 +136,10 @@ def test_a_bad_field_fails_its_own_line_only(queue: MemoryNoticeQueue) -> None:
     assert first["line"] == 1 and "field 'done_at'" in first["error"] and "'yesterday'" in first["error"]
     assert second == {"gateway_message_id": "g-2", "result": "delivered"}
     assert third["line"] == 3 and "not an SMPP stat" in third["error"]
+
+
+def test_a_claim_outside_the_send_window_says_when_it_opens(queue: MemoryNoticeQueue) -> None:
+    result = runner.invoke(app, ["notices", "claim", "--consumer", "gw", "--now", "2026-12-01T22:30:00+08:00"])
+    assert result.exit_code == 0 and _lines(result.stdout) == []
+    assert "outside the send window (08:00-21:00 Asia/Shanghai)" in result.stderr
+    assert "2026-12-02T08:00+08:00" in result.stderr
