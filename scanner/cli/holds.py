@@ -40,8 +40,9 @@ def holds_add(
     database: DatabaseOpt = None,
 ) -> None:
     """Freeze notices and eligibility in a scope until a date; `cases advance` applies it."""
+    from notices.holds import HoldScope
     from scanner.enforce.cases import CaseError
-    from scanner.enforce.holds import add_hold
+    from scanner.enforce.holds import add_hold, covers
 
     zone = loaded_policy(policy).enforcement.zone
     at = moment(now, zone)
@@ -57,7 +58,14 @@ def holds_add(
         )
     except (CaseError, ValueError) as exc:
         raise fail(str(exc)) from None
-    emit({"hold_id": hold_id, "scope": scope, "until": moment(until, zone, end_of_day=True).isoformat()})
+    emit(
+        {
+            "hold_id": hold_id,
+            "scope": scope,
+            "covers": covers(HoldScope.parse(scope)),
+            "until": moment(until, zone, end_of_day=True).isoformat(),
+        }
+    )
 
 
 @holds_app.command("list")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from checks.idcard import region_for
 from notices.holds import Hold, HoldScope
 from scanner.enforce.cases import CaseError, audit
 from scanner.tables import HOLD
@@ -19,6 +20,27 @@ from scanner.tables import HOLD
 
 def _hold(row: Any) -> Hold:
     return Hold(HoldScope.parse(row.scope), row.reason, row.starts_at, row.until, row.lifted_at)
+
+
+def covers(scope: HoldScope) -> str:
+    """What a scope covers, in words: a region's names from the national region table."""
+    if scope.kind != "region":
+        return "everybody" if scope.kind == "all" else str(scope)
+    region = region_for(scope.value)
+    if region is None:
+        return f"unknown region {scope.value}"
+    return region.province if region.county in ("", region.province) else f"{region.province} {region.county}"
+
+
+def checked_scope(text: str) -> HoldScope:
+    """A scope from the command line; a region code must be one of the national region table's."""
+    scope = HoldScope.parse(text)
+    if scope.kind == "region" and region_for(scope.value) is None:
+        raise CaseError(
+            f"hold scope {text!r}: {scope.value} is not a region code in the national table "
+            "(GB/T 2260, as python-stdnum has it); use a province (420000), city (420100) or county (420102) code"
+        )
+    return scope
 
 
 def load_holds(conn: Connection) -> list[Hold]:
@@ -34,7 +56,7 @@ def add_hold(
     now: dt.datetime,
     starts_at: dt.datetime | None = None,
 ) -> int:
-    parsed = HoldScope.parse(scope)
+    parsed = checked_scope(scope)
     if not officer.strip():
         raise CaseError("a hold needs the officer who adds it (--officer)")
     hold = Hold(parsed, reason, starts_at or now, until)  # validates reason and times
@@ -91,6 +113,7 @@ def list_holds(engine: Engine, now: dt.datetime, include_ended: bool = False) ->
             {
                 "id": row.id,
                 "scope": row.scope,
+                "covers": covers(hold.scope),
                 "reason": row.reason,
                 "status": status,
                 "starts_at": hold.starts_at,

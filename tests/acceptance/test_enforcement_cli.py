@@ -107,6 +107,10 @@ def test_holds_suspensions_and_exemption_through_the_cli(failing_base: str, tmp_
         )
     )[0]
     assert added["until"] == "2026-12-20T16:00:00+00:00"  # the end of 20 December in Shanghai
+    assert added["covers"] == "湖北省 武汉市"
+    args = ("--reason", "x", "--until", "2026-12-20", "--officer", "Li")
+    unknown = _run(url, "holds", "add", "--scope", "region:999999", *args, code=2)
+    assert "999999 is not a region code" in " ".join(unknown.split())
     _run(url, "cases", "advance", "--now", "2026-12-03T10:10")
     c2 = _lines(_run(url, "cases", "show", "C2", "--format", "json"))[0]["cases"][0]
     assert c2["state"] == "on_hold" and c2["notices"][0]["status"] == "cancelled"
