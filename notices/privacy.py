@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+# Runs of 7 or more digits (with an ID number's check character): mobile, ID and account numbers.
+_LONG_NUMBER = re.compile(r"(?<![0-9])[0-9]{7,}[Xx]?")
+
 
 def mask_number(value: str, head: int = 3, tail: int = 4) -> str:
     """Keep the first ``head`` and last ``tail`` characters, star the rest.
@@ -13,3 +18,8 @@ def mask_number(value: str, head: int = 3, tail: int = 4) -> str:
     if len(value) <= head + tail:
         return "*" * len(value)
     return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def mask_text(text: str) -> str:
+    """Free text (an error message, a traceback) with every long number in it masked."""
+    return _LONG_NUMBER.sub(lambda m: mask_number(m.group(0)), text)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
@@ -25,6 +25,27 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def database_url(url: str | None = None) -> str:
     return url or os.environ.get("REALNAME_DATABASE_URL") or DEFAULT_URL
+
+
+class DatabaseError(Exception):
+    """A database that cannot be opened; the message names the path or URL and why."""
+
+
+def check_sqlite_path(url: str) -> None:
+    """For a SQLite file URL, say plainly why the file cannot be a database (a folder, a missing
+    folder, no write permission) before SQLAlchemy says only "unable to open database file"."""
+    make = make_url(url)
+    if make.get_backend_name() != "sqlite" or not make.database or make.database == ":memory:":
+        return
+    path = Path(make.database)
+    if path.is_dir():
+        raise DatabaseError(f"{path}: is a folder, not a database file (give a file path, e.g. {path / 'realname.db'})")
+    if not path.parent.is_dir():
+        raise DatabaseError(f"{path}: its folder {path.parent} does not exist")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseError(f"{path}: cannot read and write this file (permissions)")
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        raise DatabaseError(f"{path}: cannot create the database in {path.parent} (permissions)")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,6 +64,8 @@ def json_dumps(value: Any) -> str:
 # JSON columns (measurements, findings' evidence) go through orjson: a re-judge of
 # the whole base reads and writes millions of them.
 _JSON = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
+# A statement's parameters hold full mobile and ID numbers: database errors never show them.
+_OPTIONS: dict[str, Any] = {**_JSON, "hide_parameters": True}
 
 
 # One engine per URL and kind for the life of the process (each holds a connection pool).
@@ -58,12 +81,12 @@ def engine_for(url: str) -> Engine:
 
 def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+        eng = create_engine(url, connect_args={"timeout": 30}, **_OPTIONS)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **_JSON)
+    return create_engine(url, pool_pre_ping=True, **_OPTIONS)
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -79,7 +102,7 @@ def write_engine_for(url: str) -> Engine:
         return engine_for(url)
     engine = _ENGINES.get(("write", url))
     if engine is None:
-        engine = _ENGINES[("write", url)] = create_engine(url, connect_args={"timeout": 30}, **_JSON)
+        engine = _ENGINES[("write", url)] = create_engine(url, connect_args={"timeout": 30}, **_OPTIONS)
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, say when a transaction begins.
         event.listen(engine, "connect", lambda dbapi_conn, _record: setattr(dbapi_conn, "isolation_level", None))
@@ -124,6 +147,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 def open_engine(url: str | None = None, migrate: bool = True) -> Engine:
     """The engine for ``url``, with the schema migrated to the newest revision."""
     url = database_url(url)
+    check_sqlite_path(url)
     if migrate:
         upgrade(url)
     return engine_for(url)

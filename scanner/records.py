@@ -27,6 +27,10 @@ COLUMNS = (
     "live_photo",
     "handheld_photo",
 )
+# Column sizes of the subscriber and photo tables: a longer value is refused here, with its row and
+# column, instead of failing in the database.
+MAX_NAME = 200
+MAX_URI = 2000
 REQUIRED_COLUMNS = ("account_id", "msisdn", "name", "id_number", "joined_on")
 PHOTO_COLUMNS = {"id_portrait": "id_portrait", "live_photo": "live", "handheld_photo": "handheld"}
 SEGMENTS = ("consumer", "enterprise", "government", "iot")
@@ -134,6 +138,8 @@ def validate_row(
     name = _text(row, "name")
     if not name:
         errors.append("name: missing")
+    elif len(name) > MAX_NAME:
+        errors.append(f"name: {len(name)} characters; at most {MAX_NAME}")
 
     id_number = normalise(_text(row, "id_number"))
     id_m = measure_id_number(id_number, today)
@@ -161,6 +167,9 @@ def validate_row(
         errors.append(f"segment: {segment!r} is not one of {', '.join(SEGMENTS)}")
 
     photos = {kind: _photo_ref(_text(row, col), base_dir) for col, kind in PHOTO_COLUMNS.items() if _text(row, col)}
+    for col, kind in PHOTO_COLUMNS.items():
+        if kind in photos and len(photos[kind]) > MAX_URI:
+            errors.append(f"{col}: {len(photos[kind])} characters; at most {MAX_URI}")
 
     if errors:
         return RowError(line=line, account_id=account_id, reasons=tuple(errors + id_defects), row=row)

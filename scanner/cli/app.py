@@ -3,6 +3,8 @@ module of this package; this one only puts them together."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from scanner.cli import admin, enforce, holds, notices, report, scan, suspensions
@@ -13,6 +15,7 @@ app = typer.Typer(
     "(cases, notices, holds, suspensions).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals hold full numbers; tracebacks never show them
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
@@ -33,5 +36,55 @@ app.add_typer(suspensions.suspensions_app, name="suspensions")
 app.command("remediate")(enforce.remediate_command)
 
 
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="REALNAME_DEBUG", help="On a database error, show the traceback (numbers masked)."
+        ),
+    ] = False,
+) -> None:
+    """Options for every command (before the command's name)."""
+    global DEBUG
+    DEBUG = debug
+
+
+DEBUG = False
+
+
 def main() -> None:
-    app()
+    """The ``realname`` program: a database error ends it with a short, masked message (exit 2), never
+    with the statement's parameters; ``--debug`` adds the traceback, masked too."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scanner.db import DatabaseError
+
+    try:
+        app()
+    except (SQLAlchemyError, DatabaseError) as exc:
+        raise SystemExit(_database_failure(exc)) from None
+
+
+def _database_failure(exc: Exception) -> int:
+    import traceback
+
+    from rich.text import Text
+
+    from notices.privacy import mask_text
+    from scanner.cli.console import err_console
+    from scanner.db import DatabaseError
+
+    if isinstance(exc, DatabaseError):  # ours: it names the path and why
+        err_console.print(Text.assemble(("error:", "red"), f" database: {mask_text(str(exc))}"), highlight=False)
+        return 2
+    cause = getattr(exc, "orig", None) or exc  # the driver's own message, without SQL and parameters
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:500]
+    if DEBUG:
+        err_console.print(mask_text("".join(traceback.format_exception(exc))), highlight=False, markup=False)
+    err_console.print(
+        Text.assemble(("error:", "red"), f" database: {type(cause).__name__}: {mask_text(first)}"), highlight=False
+    )
+    if not DEBUG:
+        err_console.print("(run with realname --debug ... for the traceback)", highlight=False)
+    return 2
