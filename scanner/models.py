@@ -295,3 +295,16 @@ class Remediation(SQLModel, table=True):
     evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     photos: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     policy_version: str = Field(max_length=100)
+
+
+class SuspensionExport(SQLModel, table=True):
+    """A batch of approved cases written for the BSS with full numbers: those cases are exported, and
+    the batch can be written again by its id."""
+
+    __tablename__ = "suspension_export"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    created_by: str = Field(max_length=200)
+    path: str = Field(max_length=2000)
+    case_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

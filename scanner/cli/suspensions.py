@@ -59,17 +59,33 @@ def suspensions_approve(
 def suspensions_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write for the BSS.")],
     full_numbers: Annotated[
-        bool, typer.Option("--full-numbers", help="Write full mobile and ID numbers (the BSS needs them).")
+        bool,
+        typer.Option(
+            "--full-numbers",
+            help="Write full mobile and ID numbers: the file the BSS acts on. Only this marks the cases exported "
+            "(as a batch); a masked export is a preview.",
+        ),
     ] = False,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", help="Write an earlier batch again (its cases), e.g. after the file was lost."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     officer: OfficerOpt = "",
     now: NowOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Write the approved cases not yet exported (masked numbers unless --full-numbers)."""
+    from scanner.enforce.cases import CaseError
     from scanner.enforce.suspensions import export_approved
 
-    rows = export_approved(write_engine(database), output, officer or login(), moment(now), full_numbers)
-    emit({"exported": len(rows), "file": str(output)})
+    try:
+        done = export_approved(
+            write_engine(database), output, officer or login(), moment(now), full_numbers, batch=batch, force=force
+        )
+    except CaseError as exc:
+        raise fail(str(exc)) from None
+    emit({"exported": len(done.rows), "file": str(output), "batch": done.batch, "cases_marked_exported": done.consumed})
 
 
 @suspensions_app.command("confirm")

@@ -3,7 +3,8 @@ reports back. The tool itself never suspends a line.
 
 ``approve`` needs the officer's name and an eligible case (every stage delivered,
 grace passed, no hold). ``export`` writes the approved cases not yet exported,
-masked unless the full numbers are asked for. ``confirm`` records what the BSS
+masked unless the full numbers are asked for; only a full export consumes them, as a
+batch that can be written again. ``confirm`` records what the BSS
 did. ``exempt`` ends a case by an officer's decision.
 """
 
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from notices.cases import CaseEvent, CaseState, IllegalTransition
 from notices.privacy import mask_number
 from scanner.enforce.cases import CaseError, apply_event, audit, cancel_pending, case_by_id
-from scanner.tables import CASE, SUBSCRIBER
+from scanner.tables import CASE, SUBSCRIBER, SUSPENSION_EXPORT
 
 EXPORT_COLUMNS = ("case_id", "account_id", "msisdn", "id_number", "approved_by", "approved_at", "reasons")
 
@@ -63,18 +66,44 @@ def exempt(engine: Engine, case_id: int, officer: str, reason: str, now: dt.date
         return cancel_pending(conn, case_id, now, "the case was exempted")
 
 
+@dataclass(frozen=True)
+class Export:
+    rows: list[dict[str, Any]]
+    batch: int | None  # the batch the cases were exported in (None: a masked preview, nothing consumed)
+    consumed: bool  # the cases are now marked exported
+
+
 def export_approved(
-    engine: Engine, path: Path, officer: str, now: dt.datetime, full_numbers: bool = False
-) -> list[dict[str, Any]]:
-    """Write the approved cases not yet exported to ``path`` (CSV) and mark them exported."""
+    engine: Engine,
+    path: Path,
+    officer: str,
+    now: dt.datetime,
+    full_numbers: bool = False,
+    *,
+    batch: int | None = None,
+    force: bool = False,
+) -> Export:
+    """Write approved cases to ``path`` (CSV).
+
+    Only an export with full numbers, the one the BSS can act on, consumes the cases: it records a
+    batch and marks them exported. A masked export is a preview for people and consumes nothing.
+    ``batch`` writes an earlier batch again (its cases, whatever their state now). An existing file
+    is replaced only with ``force``; the file is written whole before the cases are marked."""
     officer = _officer(officer)
+    if path.exists() and not force:
+        raise CaseError(f"{path} exists: choose another file, or --force to replace it")
     with engine.begin() as conn:
-        rows = conn.execute(
-            select(CASE, SUBSCRIBER.c.account_id, SUBSCRIBER.c.msisdn, SUBSCRIBER.c.id_number)
-            .join(SUBSCRIBER, SUBSCRIBER.c.id == CASE.c.subscriber_id)
-            .where(CASE.c.state == CaseState.APPROVED.value, CASE.c.exported_at.is_(None))
-            .order_by(CASE.c.id)
-        ).all()
+        query = select(CASE, SUBSCRIBER.c.account_id, SUBSCRIBER.c.msisdn, SUBSCRIBER.c.id_number).join(
+            SUBSCRIBER, SUBSCRIBER.c.id == CASE.c.subscriber_id
+        )
+        if batch is not None:
+            found = conn.execute(select(SUSPENSION_EXPORT).where(SUSPENSION_EXPORT.c.id == batch)).first()
+            if found is None:
+                raise CaseError(f"no suspension export batch {batch}")
+            query = query.where(CASE.c.id.in_(list(found.case_ids)))
+        else:
+            query = query.where(CASE.c.state == CaseState.APPROVED.value, CASE.c.exported_at.is_(None))
+        rows = conn.execute(query.order_by(CASE.c.id)).all()
         out = [
             {
                 "case_id": r.id,
@@ -87,17 +116,39 @@ def export_approved(
             }
             for r in rows
         ]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, EXPORT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(out)
-        if rows:
-            conn.execute(update(CASE).where(CASE.c.id.in_([r.id for r in rows])).values(exported_at=now))
+        _write_csv(path, out)
+        ids = [r.id for r in rows]
+        consumed = batch is None and full_numbers and bool(rows)
+        if consumed:
+            batch = int(
+                conn.execute(
+                    insert(SUSPENSION_EXPORT).values(created_at=now, created_by=officer, path=str(path), case_ids=ids)
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+            conn.execute(update(CASE).where(CASE.c.id.in_(ids)).values(exported_at=now))
         audit(
-            conn, now, officer, "suspensions.export", str(path), cases=[r.id for r in rows], full_numbers=full_numbers
+            conn,
+            now,
+            officer,
+            "suspensions.export",
+            str(path),
+            cases=ids,
+            full_numbers=full_numbers,
+            batch=batch,
+            consumed=consumed,
         )
-    return out
+    return Export(out, batch, consumed)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The whole file or nothing: written beside the target, then moved over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, path)
 
 
 def confirm(engine: Engine, case_ids: list[int], bss_ref: str, now: dt.datetime) -> list[int]:

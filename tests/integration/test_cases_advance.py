@@ -120,16 +120,29 @@ def test_ladder_is_delivery_gated_to_eligibility_then_an_officer_and_the_bss(wor
         approve(world.engine, case["id"], " ", world.now)  # type: ignore[arg-type]
     approve(world.engine, case["id"], "Wang Li", world.now)  # type: ignore[arg-type]
     out = tmp_path / "bss.csv"
-    rows = export_approved(world.engine, out, "Wang Li", world.now)
-    assert [r["account_id"] for r in rows] == ["ACC00001"]
-    with out.open(encoding="utf-8") as fh:
-        written = list(csv.DictReader(fh))
-    assert written[0]["msisdn"] == "139****0001" and "*" in written[0]["id_number"]
-    assert export_approved(world.engine, tmp_path / "again.csv", "Wang Li", world.now) == []  # exported once
+    preview = export_approved(world.engine, out, "Wang Li", world.now)  # masked: for people, consumes nothing
+    assert [r["account_id"] for r in preview.rows] == ["ACC00001"] and not preview.consumed
+    assert _read(out)[0]["msisdn"] == "139****0001" and "*" in _read(out)[0]["id_number"]
+    with pytest.raises(CaseError, match=r"bss\.csv exists: choose another file, or --force"):
+        export_approved(world.engine, out, "Wang Li", world.now, full_numbers=True)
+    assert len(_read(out)) == 1  # not overwritten
+    full = export_approved(world.engine, out, "Wang Li", world.now, full_numbers=True, force=True)
+    assert full.consumed and full.batch == 1 and _read(out)[0]["msisdn"] == "13910000001"
+    assert export_approved(world.engine, tmp_path / "again.csv", "Wang Li", world.now, True).rows == []  # once
+    lost = tmp_path / "lost.csv"  # the BSS lost the file: the batch is written again
+    again = export_approved(world.engine, lost, "Wang Li", world.now, True, batch=1)
+    assert _read(lost) == _read(out) and not again.consumed
+    with pytest.raises(CaseError, match="no suspension export batch 9"):
+        export_approved(world.engine, tmp_path / "x.csv", "Wang Li", world.now, True, batch=9)
     assert confirm(world.engine, [case["id"]], "BSS-2026-0042", world.now) == [case["id"]]  # type: ignore[list-item]
     assert world.case()["state"] == "suspended"
     with world.engine.connect() as conn:
         assert verify_history(conn, case["id"]) == (True, 8)  # type: ignore[arg-type]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 def test_undelivered_is_resent_then_falls_back_and_never_escalates(world: World) -> None:

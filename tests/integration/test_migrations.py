@@ -23,6 +23,7 @@ TABLES = {
     "audit_event",
     "case_sync",
     "remediation",
+    "suspension_export",
 }
 
 
