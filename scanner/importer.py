@@ -42,15 +42,49 @@ class ImportReport:
     kept_with_id_defects: int = 0
     committed: bool = False
     rejects_file: str | None = None
+    encoding: str = "utf-8"  # what the file was read as
 
 
-def _decode(raw: bytes, file: Path) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+def _outside_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def decode_text(raw: bytes, file: Path, encoding: str | None = None) -> tuple[str, str]:
+    """The file's text and the encoding it was read in.
+
+    With ``encoding``, that one. Otherwise UTF-8 (with or without BOM); else GB18030, but only when
+    every non-ASCII character is in GB2312, the common Chinese set. GB18030 decodes almost any bytes:
+    Latin-1 "Müller" reads as "M黮ler", a rare character outside GB2312. Such a file is refused and
+    the characters and their line are named, so the operator says which encoding it is."""
+    if encoding:
         try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError(f"{file}: neither UTF-8 nor GB18030 text")
+            return raw.decode(encoding), encoding
+        except LookupError:
+            raise ImportFileError(f"{file}: unknown encoding {encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ImportFileError(f"{file}: line {line}: not {encoding} text ({exc.reason})") from None
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{file}: neither UTF-8 nor GB18030 text; give --encoding") from None
+    for number, line_text in enumerate(text.split("\n"), start=1):
+        odd = sorted({ch for ch in line_text if ord(ch) > 0x7F and _outside_gb2312(ch)})
+        if odd:
+            raise ImportFileError(
+                f"{file}: not UTF-8; read as GB18030, line {number} has characters outside common Chinese "
+                f"({''.join(odd[:8])}), as Latin-1 or Windows-1252 text would: say which encoding it is with "
+                "--encoding (gb18030 to keep these characters, cp1252 or latin-1 for European text)"
+            )
+    return text, "gb18030"
 
 
 @dataclass(frozen=True)
@@ -88,12 +122,11 @@ def _csv_rows(text: str, file: Path) -> Iterator[RawRow]:
         yield RawRow(first_line, row, f"{extra} more field(s) than the header has" if extra > 0 else None)
 
 
-def iter_rows(file: Path) -> Iterator[RawRow]:
-    """The file's rows with their line numbers; unusable rows carry a problem."""
-    try:
-        text = _decode(file.read_bytes(), file)
-    except OSError as exc:
-        raise ImportFileError(f"{file}: cannot read ({exc.strerror or exc})") from None
+def iter_rows(file: Path, text: str | None = None) -> Iterator[RawRow]:
+    """The file's rows with their line numbers; unusable rows carry a problem. ``text`` is the file's
+    text when already decoded (``decode_text``)."""
+    if text is None:
+        text, _ = decode_text(_read(file), file)
     suffix = file.suffix.lower()
     if suffix == ".csv":
         yield from _csv_rows(text, file)
@@ -187,6 +220,13 @@ def write_rejects(path: Path, rejected: list[RowError]) -> None:
             writer.writerow([err.line, "; ".join(err.reasons), *(err.row.get(c, "") for c in COLUMNS)])
 
 
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"{file}: cannot read ({exc.strerror or exc})") from None
+
+
 def import_file(
     engine: Engine,
     file: Path,
@@ -195,14 +235,16 @@ def import_file(
     keep_invalid_id: bool = False,
     rejects_path: Path | None = None,
     today: dt.date | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     today = today or dt.date.today()
     file = Path(file)
     base_dir = file.resolve().parent
-    report = ImportReport(file=str(file))
+    text, read_as = decode_text(_read(file), file, encoding)
+    report = ImportReport(file=str(file), encoding=read_as)
     good: list[SubscriberRecord] = []
     seen: dict[str, int] = {}
-    for raw in iter_rows(file):
+    for raw in iter_rows(file, text):
         report.rows += 1
         line, row = raw.line, raw.fields
         if raw.problem is not None:

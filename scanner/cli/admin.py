@@ -21,10 +21,11 @@ def db_upgrade(database: DatabaseOpt = None) -> None:
 
 def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]) -> None:
     """Validate a policy file and print its name, version and hash."""
-    from scanner.cli.console import console
+    from scanner.cli.console import console, plain
 
     loaded = loaded_policy(file)
-    console.print(f"{file}: policy {loaded.policy.name} version {loaded.policy.version}, sha256 {loaded.sha256}")
+    policy = loaded.policy
+    console.print(plain(f"{file}: policy {policy.name} version {policy.version}, sha256 {loaded.sha256}"))
     rules = loaded.enforcement
     stages = "; ".join(
         f"day +{stage.delay_days} {'+'.join(c.value for c in stage.channels)} ({stage.template})"
@@ -32,7 +33,9 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy TOML file.")]
     )
     window = rules.window
     console.print(
-        f"ladder: {stages}; then {rules.ladder.grace_days} days of grace; send window "
-        f"{window.opens:%H:%M}-{window.closes:%H:%M} {window.zone}",
+        plain(
+            f"ladder: {stages}; then {rules.ladder.grace_days} days of grace; send window "
+            f"{window.opens:%H:%M}-{window.closes:%H:%M} {window.zone}"
+        ),
         highlight=False,
     )

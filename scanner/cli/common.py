@@ -71,9 +71,11 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Wor
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    from scanner.cli.console import err_console
+    from rich.text import Text
 
-    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    from scanner.cli.console import err_console, plain
+
+    err_console.print(Text.assemble(("error:", "red"), " ", plain(message)), highlight=False)
     return typer.Exit(code)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +31,17 @@ from scanner.scan.rescan import Progress as ScanProgress
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
 console = Console(soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+# C0 and C1 control characters but tab and newline: an escape sequence in a photo path or a reason
+# must not reach the terminal (or a report file) as a command.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Text from files, officers or subscribers as the terminal shows it: never read as markup, and
+    control characters shown as ``\\xNN``."""
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), style=style)
 
 
 class RateColumn(ProgressColumn):
@@ -102,8 +114,14 @@ def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[
 
     def on_start(run: Any, p: ScanProgress) -> None:
         err_console.print(
-            f"run [bold]{run.id}[/] ({run.mode}): policy {run.policy_name} {run.policy_version}, as of {run.as_of}"
-            + (f"; continuing after {p.subscribers_done} subscribers already judged" if p.subscribers_done else "")
+            Text.assemble(
+                "run ",
+                (str(run.id), "bold"),
+                f" ({run.mode}): policy ",
+                plain(f"{run.policy_name} {run.policy_version}"),
+                f", as of {run.as_of}",
+                f"; continuing after {p.subscribers_done} subscribers already judged" if p.subscribers_done else "",
+            )
         )
         state["task"] = bar.add_task(
             "photos",

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 from rich.text import Text
 
+from scanner.cli.console import plain
+
 ZONE = ZoneInfo("Asia/Shanghai")
 _STATE_STYLE = {"resolved": "green", "exempted": "green", "eligible": "red", "approved": "red", "suspended": "red"}
 
@@ -21,7 +23,7 @@ def _local(iso: str | None) -> str:
 
 
 def case_renderables(data: dict[str, Any]) -> Iterator[Any]:
-    yield Text(
+    yield plain(
         f"{data['account_id']}  {data['msisdn']}  segment {data['segment']}: {len(data['cases'])} case(s)",
         style="bold",
     )
@@ -32,7 +34,7 @@ def case_renderables(data: dict[str, Any]) -> Iterator[Any]:
             (state, _STATE_STYLE.get(state, "yellow")),
             f"  stage {case['stage']}  reasons {', '.join(case['reasons']) or '-'}  opened {_local(case['opened_at'])}",
             f"  grace ends {_local(case['grace_ends_at'])}" if case["grace_ends_at"] else "",
-            f"  approved by {case['approved_by']}" if case["approved_by"] else "",
+            plain(f"  approved by {case['approved_by']}") if case["approved_by"] else "",
             "  history intact" if case["history_intact"] else "  HISTORY ALTERED",
         )
         history = Table(title="History (Asia/Shanghai)", title_justify="left", show_edge=False)
@@ -45,8 +47,8 @@ def case_renderables(data: dict[str, Any]) -> Iterator[Any]:
                 line["event"],
                 f"{line['from']} -> {line['to']}",
                 str(line["stage"]),
-                line["actor"],
-                line["why"] + (f" [{line['receipt']}]" if line["receipt"] else ""),
+                plain(line["actor"]),
+                plain(line["why"] + (f" [{line['receipt']}]" if line["receipt"] else "")),
             )
         yield history
         notices = Table(title="Notices", title_justify="left", show_edge=False)
@@ -61,12 +63,12 @@ def case_renderables(data: dict[str, Any]) -> Iterator[Any]:
                 n["template"],
                 n["status"],
                 _local(n["not_before"]),
-                n["receipt"] or (n["error"] or ""),
+                plain(n["receipt"] or (n["error"] or "")),
                 str(n["segments"]),
             )
         yield notices
     if data["remediations"]:
-        yield Text(
+        yield plain(
             "\nRe-verifications: "
             + "; ".join(
                 f"{r['id']} {_local(r['at'])} {r['verdict']} {' '.join(r['reasons'])}".strip()

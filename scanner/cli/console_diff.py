@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from scanner.cli.console import plain
 from scanner.cli.console_scan import VERDICT_STYLE, share_table
 
 _CHANGE_STYLE = {"newly_failing": "red", "newly_passing": "green", "newly_review": "yellow"}
@@ -91,7 +92,7 @@ def _list_table(name: str, listed: dict[str, Any], total: int, limit: int) -> Ta
         move.append(" -> ")
         move.append(row["verdict_b"] or "-", style=VERDICT_STYLE.get(row["verdict_b"] or "", ""))
         table.add_row(
-            row["account_id"],
+            plain(row["account_id"]),
             row["msisdn"],
             row["region"],
             str(row["join_year"]),

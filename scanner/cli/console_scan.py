@@ -8,6 +8,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from scanner.cli.console import plain
+
 VERDICT_STYLE = {"pass": "green", "review": "yellow", "fail": "red"}
 
 
@@ -58,10 +60,10 @@ def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
     for row in rows:
         style = VERDICT_STYLE.get(row["verdict"], "green")
         table.add_row(
-            row["account_id"],
+            plain(row["account_id"]),
             row["msisdn"],
             Text(row["verdict"], style=style),
-            Text("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
+            plain("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
         )
     return table
 
@@ -132,8 +134,11 @@ def report_renderables(data: dict[str, Any], chosen: set[str] | None, limit: int
     the chosen subscribers, failing first, at most ``limit`` of them (0: all)."""
     r = data["run"]
     out: list[Any] = [
-        f"[bold]Run {r['id']}[/]  policy {r['policy']['name']} {r['policy']['version']} "
-        f"(sha256 {r['policy']['sha256'][:12]}), mode {r['mode']}, as of {r['as_of']}, {r['status']}",
+        Text.assemble(
+            (f"Run {r['id']}", "bold"),
+            plain(f"  policy {r['policy']['name']} {r['policy']['version']} "),
+            f"(sha256 {r['policy']['sha256'][:12]}), mode {r['mode']}, as of {r['as_of']}, {r['status']}",
+        ),
         verdict_table(data["totals"]),
     ]
     if data["totals"].get("reasons"):
@@ -156,7 +161,7 @@ def run_renderables(run: Any, report_command: str, tables: bool = True) -> list[
         if totals.get("reasons"):
             out.append(reason_table(totals))
     out.append(
-        Text(
+        plain(
             f"run {run.id} ({run.mode}) finished: {totals['subscribers']} subscribers, {totals['photos']} photos "
             f"({totals['measured_photos']} measured, {totals['cached_photos']} from the measurement cache) "
             f"in {totals['wall_seconds']:.1f} s ({totals['photos_per_second'] or 0:.1f} photos/s); "
@@ -168,8 +173,9 @@ def run_renderables(run: Any, report_command: str, tables: bool = True) -> list[
 
 def import_summary(file: Any, report: Any) -> Text:
     """One line for an import that committed."""
-    return Text(
-        f"{file}: {report.rows} rows: {report.inserted} new, {report.updated} updated, "
+    return plain(
+        f"{file}{'' if report.encoding == 'utf-8' else f' (read as {report.encoding})'}: "
+        f"{report.rows} rows: {report.inserted} new, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
         + (f" (written to {report.rejects_file})" if report.rejects_file else "")
         + (f"; {report.kept_with_id_defects} kept with ID number defects" if report.kept_with_id_defects else "")

@@ -127,7 +127,7 @@ def remediate_command(
 ) -> None:
     """Online re-verification: judge new photos at once; on pass the case is resolved, pending notices
     cancelled and a confirmation SMS queued."""
-    from scanner.cli.console import console
+    from scanner.cli.console import console, plain
     from scanner.cli.console_cases import remediation_lines
     from scanner.enforce.cases import CaseError
     from scanner.enforce.remediate import remediate
@@ -146,6 +146,6 @@ def remediate_command(
         emit(result.__dict__)
     else:
         for line in remediation_lines(result):
-            console.print(line, highlight=False)
+            console.print(plain(line), highlight=False)
     if result.verdict != "pass":
         raise typer.Exit(1)

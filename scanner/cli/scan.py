@@ -50,29 +50,56 @@ def import_command(
             "so the rescan flags them ID_NUMBER_INVALID instead of dropping the subscriber.",
         ),
     ] = False,
+    encoding: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--encoding",
+            help="The file's text encoding (default: UTF-8, else GB18030 when unambiguous), e.g. gb18030, cp1252.",
+        ),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Import subscribers (upsert by account_id; re-importing the same file changes nothing)."""
     from scanner.db import open_engine
 
-    _import(open_engine(database), file, skip_invalid=skip_invalid, rejects=rejects, keep_invalid_id=keep_invalid_id)
+    _import(
+        open_engine(database),
+        file,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        keep_invalid_id=keep_invalid_id,
+        encoding=encoding,
+    )
 
 
 def _import(
-    engine: Engine, file: Path, *, skip_invalid: bool, rejects: Path | None, keep_invalid_id: bool
+    engine: Engine,
+    file: Path,
+    *,
+    skip_invalid: bool,
+    rejects: Path | None,
+    keep_invalid_id: bool,
+    encoding: str | None = None,
 ) -> ImportReport:
-    from scanner.cli.console import console, err_console
+    from rich.text import Text
+
+    from scanner.cli.console import console, err_console, plain
     from scanner.cli.console_scan import import_summary
     from scanner.importer import ImportFileError, import_file
 
     try:
         report = import_file(
-            engine, file, skip_invalid=skip_invalid, keep_invalid_id=keep_invalid_id, rejects_path=rejects
+            engine,
+            file,
+            skip_invalid=skip_invalid,
+            keep_invalid_id=keep_invalid_id,
+            rejects_path=rejects,
+            encoding=encoding,
         )
     except ImportFileError as exc:
         raise fail(str(exc)) from None
     for err in report.rejected[:50]:
-        err_console.print(f"[yellow]{file}[/] {err}", highlight=False)
+        err_console.print(Text.assemble(plain(file, "yellow"), " ", plain(err)), highlight=False)
     if len(report.rejected) > 50:
         err_console.print(f"... and {len(report.rejected) - 50} more rejected rows")
     if not report.committed:
@@ -179,7 +206,7 @@ def demo_command(
     database: DatabaseOpt = None,
 ) -> None:
     """Build a demo base of about 200 subscribers from a face set, rescan it, print the report."""
-    from scanner.cli.console import console, scan_progress
+    from scanner.cli.console import console, plain, scan_progress
     from scanner.cli.console_scan import report_renderables, run_renderables
     from scanner.db import open_engine
     from scanner.demo import DemoError, build_demo_base
@@ -190,7 +217,7 @@ def demo_command(
         base = build_demo_base(faces, workdir)
     except DemoError as exc:
         raise fail(str(exc)) from None
-    console.print(f"demo base: {base.subscribers} subscribers written to {base.csv_path}", highlight=False)
+    console.print(plain(f"demo base: {base.subscribers} subscribers written to {base.csv_path}"), highlight=False)
     url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
     engine = open_engine(url)
     _import(engine, base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True)

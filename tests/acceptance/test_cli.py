@@ -112,3 +112,24 @@ def test_errors_exit_non_zero_and_name_the_problem(base: Path, tmp_path: Path) -
 
     result = runner.invoke(app, ["report", "99", "--database", url])
     assert result.exit_code == 2 and "no scan run with id 99" in result.output
+
+
+def test_text_from_files_is_shown_as_written_never_as_markup_or_terminal_commands(base: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{base / 'markup.db'}"
+    rows = (base / "base.csv").read_text(encoding="utf-8").splitlines()
+    # A segment cell with markup and an escape sequence (rejected, and named), and a photo path with them.
+    bad = rows[1].replace(",consumer,", ",[/oops]\x1b[31m,")
+    odd_photo = tmp_path / "[red]x\x1b[2J.jpg"
+    good = rows[2].split(",")
+    good[8] = str(odd_photo)
+    csv = tmp_path / "odd.csv"
+    csv.write_text("\n".join([rows[0], bad, ",".join(good)]) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(csv), "--skip-invalid", "--database", url])
+    assert result.exit_code == 0, result.output
+    assert "'[/oops]\\x1b[31m' is not one of" in result.output and "\x1b" not in result.output
+    assert runner.invoke(app, ["rescan", "--database", url, "--workers", "1", "--quiet"]).exit_code == 0
+    out = tmp_path / "report.txt"
+    assert runner.invoke(app, ["report", "--limit", "0", "-o", str(out), "--database", url]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "[red]x" in text and "\\x1b" in text  # the path as written, its escape made visible
+    assert "\x1b" not in text

@@ -22,7 +22,7 @@ def _lines(output: str) -> list[dict[str, Any]]:
 def _run(url: str, *args: str, input: str | None = None, code: int = 0) -> str:
     result = runner.invoke(app, [*args, "--database", url], input=input)
     assert result.exit_code == code, result.output
-    return result.output
+    return result.stdout if code == 0 else result.output  # a failure's message is on standard error
 
 
 @pytest.fixture
@@ -138,10 +138,23 @@ def test_holds_suspensions_and_exemption_through_the_cli(failing_base: str, tmp_
     assert "only an eligible case can be approved" in refused
     assert _lines(_run(url, "suspensions", "list")) == []
     exported = _lines(_run(url, "suspensions", "export", "-o", str(tmp_path / "bss.csv"), "--officer", "Wang"))
-    assert exported[0]["exported"] == 0
+    assert exported[0] == {
+        "exported": 0,
+        "file": str(tmp_path / "bss.csv"),
+        "batch": None,
+        "cases_marked_exported": False,
+    }
     assert "case_id,account_id" in (tmp_path / "bss.csv").read_text(encoding="utf-8")
-    done = _lines(_run(url, "cases", "exempt", "1", "--reason", "deceased, family informed", "--officer", "Wang"))
+    again = _run(url, "suspensions", "export", "-o", str(tmp_path / "bss.csv"), "--officer", "Wang", code=2)
+    assert "exists: choose another file, or --force" in " ".join(again.split())
+    done = _lines(
+        _run(url, "cases", "exempt", "1", "--reason", "deceased [ticket 88] [/oops] \x1b[2J", "--officer", "[b]Wang")
+    )
     assert done[0]["state"] == "exempted" and done[0]["notices_cancelled"] == 2
+    # An officer's words are shown as written: brackets are not markup, escape sequences not commands.
+    shown = " ".join(_run(url, "cases", "show", "C1").split())
+    assert "[ticket 88] [/oops]" in shown and "[b]Wang" in shown
+    assert "\x1b" not in shown and "\\x1b[2J" in shown
     summary = _lines(_run(url, "cases", "summary"))[0]
     assert summary["by_state"] == {"exempted": 1, "notifying": 1}
 

@@ -200,6 +200,27 @@ def test_gb18030_csv_imports(engine: Engine) -> None:
     assert subs["C0001"].name == "欧阳娜娜"
     assert subs["C0002"].name == "司马光"
     assert subs["C0001"].id_expires_on is None  # 长期 read correctly
+    assert report.encoding == "gb18030"  # named, so the operator can see how the bytes were read
+
+
+def test_latin1_text_is_not_read_as_chinese_without_being_told(engine: Engine, tmp_path: Path) -> None:
+    """GB18030 decodes almost any bytes: Latin-1 "Müller" would read as "M黮ler". A non-UTF-8 file whose
+    GB18030 reading has characters outside GB2312 is refused, naming the line and the characters."""
+    text = (SUBSCRIBERS / "valid.csv").read_text(encoding="utf-8").splitlines()
+    row = text[1].split(",")
+    row[2] = "Müller"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(("\n".join([text[0], ",".join(row)]) + "\n").encode("latin-1"))
+    with pytest.raises(ImportFileError, match=r"latin.csv: not UTF-8; read as GB18030, line 2 has .*黮.*--encoding"):
+        run(engine, latin)
+    assert subscribers(engine) == {}  # nothing imported
+    report = run(engine, latin, encoding="latin-1")
+    assert report.committed and report.encoding == "latin-1"
+    assert [s.name for s in subscribers(engine).values()] == ["Müller"]
+    with pytest.raises(ImportFileError, match=r"line 2: not utf-8 text"):
+        run(engine, latin, encoding="utf-8")
+    with pytest.raises(ImportFileError, match="unknown encoding 'klingon'"):
+        run(engine, latin, encoding="klingon")
 
 
 def test_utf8_with_bom_imports(engine: Engine, tmp_path: Path) -> None:
