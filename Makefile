@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases clean
+.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,7 +20,7 @@ $(UV):
 PACKAGE_FILES := $(shell find scanner checks notices -type f -not -name '*.pyc' 2>/dev/null)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock $(PACKAGE_FILES)
-	$(UV) sync --frozen --no-editable --reinstall-package realname-scanner --python $(PYTHON) --quiet
+	$(UV) sync --frozen --no-editable --reinstall-package realname-scanner --compile-bytecode --python $(PYTHON) --quiet
 	touch $@
 
 setup: $(VENV)/.synced
@@ -54,6 +54,9 @@ bench-queue: setup
 
 bench-cases: setup
 	$(VENV)/bin/python bench/cases_advance.py
+
+bench-cli: setup
+	$(VENV)/bin/python bench/cli_latency.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

@@ -8,16 +8,18 @@ Alembic migrations in ``scanner/migrations``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///realname.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -120,6 +122,8 @@ def dispose_engines() -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser interpolates '%': URL-encoded passwords and options need it doubled.
@@ -137,17 +141,41 @@ def _alembic(action: Callable[[Config, str], None], url: str | None, revision: s
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Bring the schema at ``url`` up to ``revision`` (idempotent)."""
+    from alembic import command
+
     _alembic(command.upgrade, url, revision)
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
     _alembic(command.downgrade, url, revision)
+
+
+def newest_revision() -> str:
+    """The newest migration's revision id, read from the migration files (without loading Alembic)."""
+    revisions = []
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        found = re.search(r'^revision = "([^"]+)"', script.read_text(encoding="utf-8"), re.M)
+        if found:
+            revisions.append(found.group(1))
+    return max(revisions)
+
+
+def _at_newest(url: str) -> bool:
+    """Whether the schema at ``url`` is already at the newest revision (one small query)."""
+    try:
+        with engine_for(url).connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:
+        return False  # no schema yet, or no version table: let the migration say what it finds
+    return current == newest_revision()
 
 
 def open_engine(url: str | None = None, migrate: bool = True) -> Engine:
     """The engine for ``url``, with the schema migrated to the newest revision."""
     url = database_url(url)
     check_sqlite_path(url)
-    if migrate:
+    if migrate and not _at_newest(url):  # Alembic is loaded only when there is something to migrate
         upgrade(url)
     return engine_for(url)

@@ -3,6 +3,7 @@ module of this package; this one only puts them together."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -56,14 +57,21 @@ DEBUG = False
 def main() -> None:
     """The ``realname`` program: a database error ends it with a short, masked message (exit 2), never
     with the statement's parameters; ``--debug`` adds the traceback, masked too."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from scanner.db import DatabaseError
-
     try:
         app()
-    except (SQLAlchemyError, DatabaseError) as exc:
+    except Exception as exc:
+        if not _from_the_database(exc):
+            raise
         raise SystemExit(_database_failure(exc)) from None
+
+
+def _from_the_database(exc: Exception) -> bool:
+    """Whether the error came from the database layer (looked up only once there is an error, so that
+    a command that never touches the database does not load it)."""
+    sa_exc, db = sys.modules.get("sqlalchemy.exc"), sys.modules.get("scanner.db")
+    return (sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)) or (
+        db is not None and isinstance(exc, db.DatabaseError)
+    )
 
 
 def _database_failure(exc: Exception) -> int:

@@ -22,8 +22,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from checks.policy import PolicyError
-
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
@@ -89,6 +87,7 @@ def login() -> str:
 def loaded_policy(policy: Path | None) -> LoadedPolicy:
     """The policy file given (the bundled default without one); a bad file ends the command with
     its error, which names the file and the key."""
+    from checks.policy import PolicyError
     from scanner.policyfile import load_policy
 
     try:
