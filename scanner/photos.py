@@ -50,6 +50,8 @@ def read_photo(uri: str) -> PhotoBytes:
         raise PhotoReadError(f"permission denied: {uri}") from None
     except OSError as exc:
         raise PhotoReadError(f"cannot read {uri}: {exc}") from None
+    except Exception as exc:  # a URL's back end has errors of its own (HTTP status, timeouts, ...)
+        raise PhotoReadError(f"cannot read {uri}: {type(exc).__name__}: {exc}") from None
     if not data:
         raise PhotoReadError(f"empty file (0 bytes): {uri}")
     if len(data) > MAX_BYTES:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +296,35 @@ def test_32_bit_integer_and_float_images() -> None:
     arr = decode_bytes(encode(floats, "TIFF"))
     assert_rgb8(arr, 4, 30)
     assert arr[0, 0, 0] < 5 and arr[0, -1, 0] > 250
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server over ``tmp_path`` (127.0.0.1, a free port), stopped afterwards."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_photo_is_read_over_http_and_a_missing_one_is_named(http_server: str, tmp_path: Path) -> None:
+    picture = Image.new("RGB", (40, 30), (200, 120, 40))
+    picture.save(tmp_path / "face.jpg", quality=95)
+    photo = photos.read_photo(f"{http_server}/face.jpg")
+    assert photo.data == (tmp_path / "face.jpg").read_bytes()
+    assert photos.decode_photo(photo).shape == (30, 40, 3)
+    with pytest.raises(photos.PhotoReadError, match=r"file not found: http://127\.0\.0\.1:\d+/gone\.jpg"):
+        photos.read_photo(f"{http_server}/gone.jpg")
