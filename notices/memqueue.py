@@ -19,7 +19,6 @@ from typing import Any
 from notices.holds import Hold
 from notices.queue import (
     LEASE_EXPIRED_ERROR,
-    RECEIPT_TIMEOUT,
     RECEIPT_TIMEOUT_ERROR,
     ClaimedNotice,
     NoticeDraft,
@@ -27,8 +26,11 @@ from notices.queue import (
     QueueError,
     check_ack,
     check_nack,
+    claim_lease,
+    nack_effect,
+    receipt_done_at,
     receipt_effect,
-    receipt_outcome,
+    receipt_overdue,
     require_gateway_id,
 )
 from notices.settings import Enforcement
@@ -106,11 +108,9 @@ class MemoryNoticeQueue:
         now: dt.datetime | None = None,
     ) -> list[ClaimedNotice]:
         now = now or dt.datetime.now(dt.UTC)
-        if n < 1 or not consumer.strip():
-            raise QueueError("claim needs n >= 1 and a consumer name")
-        if not self.enforcement.window.contains(now):
+        lease = claim_lease(n, consumer, lease_seconds, self.enforcement, now)
+        if lease is None:
             return []
-        lease = dt.timedelta(seconds=lease_seconds or self.enforcement.lease_seconds)
         token = uuid.uuid4().hex
         due = sorted(
             (x for x in self.notices.values() if x.draft.channel == channel and self._due(x, now)),
@@ -153,13 +153,8 @@ class MemoryNoticeQueue:
         now = now or dt.datetime.now(dt.UTC)
         notice = self._get(notice_id)
         check_nack(notice_id, notice.status, notice.claim_token, token)
-        retry_at = self.enforcement.retry.after_failure(notice.attempts, now, permanent)
-        notice.error, notice.lease_expires_at = error[:2000], None
-        if retry_at is None:
-            notice.status, notice.final_at = NoticeStatus.DEAD.value, now
-        else:
-            notice.status = NoticeStatus.QUEUED.value
-            notice.not_before = self.enforcement.window.next_send_time(retry_at)
+        for name, value in nack_effect(notice.attempts, error, permanent, self.enforcement, now).items():
+            setattr(notice, name, value)
         return notice.status
 
     def receipt(
@@ -171,10 +166,7 @@ class MemoryNoticeQueue:
         now: dt.datetime | None = None,
     ) -> str:
         now = now or dt.datetime.now(dt.UTC)
-        receipt_outcome(stat)  # an unknown stat is refused before anything is looked up
-        if done_at is not None and done_at.tzinfo is None:
-            raise QueueError("a receipt's done time must carry a time zone")
-        done = min(done_at or now, now)
+        done = receipt_done_at(stat, done_at, now)
         notice = next((x for x in self.notices.values() if x.gateway_message_id == gateway_message_id), None)
         if notice is None:
             return "unknown"
@@ -189,14 +181,14 @@ class MemoryNoticeQueue:
         now = now or dt.datetime.now(dt.UTC)
         overdue = dead = 0
         for notice in self.notices.values():
-            if notice.status == NoticeStatus.SUBMITTED.value and notice.submitted_at is not None:
-                if notice.submitted_at <= now - RECEIPT_TIMEOUT:
-                    notice.status, notice.final_at, notice.error = (
-                        NoticeStatus.UNDELIVERED.value,
-                        now,
-                        RECEIPT_TIMEOUT_ERROR,
-                    )
-                    overdue += 1
+            submitted = notice.submitted_at
+            if notice.status == NoticeStatus.SUBMITTED.value and submitted and receipt_overdue(submitted, now):
+                notice.status, notice.final_at, notice.error = (
+                    NoticeStatus.UNDELIVERED.value,
+                    now,
+                    RECEIPT_TIMEOUT_ERROR,
+                )
+                overdue += 1
             elif self._lease_over(notice, now) and notice.attempts >= self.enforcement.retry.max_attempts:
                 notice.status, notice.final_at, notice.error = NoticeStatus.DEAD.value, now, LEASE_EXPIRED_ERROR
                 dead += 1

@@ -219,6 +219,37 @@ class ClaimedNotice:
 # --- what an ack and a receipt do ----------------------------------------------------------------
 
 
+def claim_lease(
+    n: int, consumer: str, lease_seconds: int | None, rules: Enforcement, now: dt.datetime
+) -> dt.timedelta | None:
+    """How long a claim made ``now`` leases its notices, or None outside the send window (nothing is
+    handed out then, however overdue); refuses a claim without a count or a consumer."""
+    if n < 1 or not consumer.strip():
+        raise QueueError("claim needs n >= 1 and a consumer name")
+    if not rules.window.contains(now):
+        return None
+    return dt.timedelta(seconds=lease_seconds or rules.lease_seconds)
+
+
+def nack_effect(attempts: int, error: str, permanent: bool, rules: Enforcement, now: dt.datetime) -> dict[str, Any]:
+    """The fields a nack sets on a notice claimed ``attempts`` times: queued again after the doubling
+    delay (at the next opening of the send window), or dead after its last attempt or a permanent error."""
+    retry_at = rules.retry.after_failure(attempts, now, permanent)
+    values: dict[str, Any] = {"error": error[:2000], "lease_expires_at": None}
+    if retry_at is None:
+        return {**values, "status": NoticeStatus.DEAD.value, "final_at": now}
+    return {**values, "status": NoticeStatus.QUEUED.value, "not_before": rules.window.next_send_time(retry_at)}
+
+
+def receipt_done_at(stat: str, done_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When a receipt says the message was done, never later than ``now``; refuses an unknown stat
+    and a time without a zone before anything is looked up."""
+    receipt_outcome(stat)
+    if done_at is not None and done_at.tzinfo is None:
+        raise QueueError("a receipt's done time must carry a time zone")
+    return min(done_at or now, now)
+
+
 def require_gateway_id(notice_id: int, gateway_id: str) -> None:
     if not gateway_id.strip():
         raise QueueError(f"notice {notice_id}: ack needs the gateway's message id")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +153,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
     _alembic(command.downgrade, url, revision)
 
 
+@cache
 def newest_revision() -> str:
     """The newest migration's revision id, read from the migration files (without loading Alembic)."""
     revisions = []

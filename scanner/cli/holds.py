@@ -46,12 +46,13 @@ def holds_add(
 
     zone = loaded_policy(policy).enforcement.zone
     at = moment(now, zone)
+    ends = moment(until, zone, end_of_day=True)
     try:
         hold_id = add_hold(
             write_engine(database),
             scope,
             reason,
-            moment(until, zone, end_of_day=True),
+            ends,
             officer or login(),
             at,
             starts_at=moment(starts, zone) if starts else None,
@@ -63,7 +64,7 @@ def holds_add(
             "hold_id": hold_id,
             "scope": scope,
             "covers": covers(HoldScope.parse(scope)),
-            "until": moment(until, zone, end_of_day=True).isoformat(),
+            "until": ends.isoformat(),
         }
     )
 

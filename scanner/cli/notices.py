@@ -78,13 +78,18 @@ class BadField(ValueError):
     """A field of a request line that is missing or of the wrong kind."""
 
 
-def _text(request: dict[str, Any], name: str, required: bool = True) -> str | None:
+def _optional(request: dict[str, Any], name: str) -> str | None:
+    value = request.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadField(f"field {name!r} must be a string, not {json.dumps(value, ensure_ascii=False)}")
+    return value
+
+
+def _required(request: dict[str, Any], name: str) -> str:
     value = request.get(name)
     if value is None:
-        if required:
-            raise BadField(f"missing field {name!r}")
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
+        raise BadField(f"missing field {name!r}")
+    if not isinstance(value, str) or not value.strip():
         raise BadField(f"field {name!r} must be a non-empty string, not {json.dumps(value, ensure_ascii=False)}")
     return value
 
@@ -102,24 +107,22 @@ def _answer(queue: NoticeQueue, call: str, request: dict[str, Any], at: dt.datet
     """One request line applied; raises BadField or the queue's error."""
     if call == "ack":
         notice_id = _notice_id(request)
-        status = queue.ack(notice_id, str(_text(request, "token")), str(_text(request, "gateway_message_id")), at)
+        status = queue.ack(notice_id, _required(request, "token"), _required(request, "gateway_message_id"), at)
         return {"id": notice_id, "status": status}
     if call == "nack":
         notice_id = _notice_id(request)
         permanent = request.get("permanent", False)
         if not isinstance(permanent, bool):
             raise BadField(f"field 'permanent' must be true or false, not {json.dumps(permanent)}")
-        error = _text(request, "error", required=False) or "unspecified"
-        return {"id": notice_id, "status": queue.nack(notice_id, str(_text(request, "token")), error, permanent, at)}
-    gateway_id = str(_text(request, "gateway_message_id"))
-    done = _text(request, "done_at", required=False)
+        error = _optional(request, "error") or "unspecified"
+        return {"id": notice_id, "status": queue.nack(notice_id, _required(request, "token"), error, permanent, at)}
+    gateway_id = _required(request, "gateway_message_id")
+    done = _optional(request, "done_at")
     try:
         done_at = parse_time(done, queue.enforcement.zone) if done else None
     except ValueError as exc:
         raise BadField(f"field 'done_at': {exc}") from None
-    result = queue.receipt(
-        gateway_id, str(_text(request, "stat")), _text(request, "error", required=False), done_at, at
-    )
+    result = queue.receipt(gateway_id, _required(request, "stat"), _optional(request, "error"), done_at, at)
     return {"gateway_message_id": gateway_id, "result": result}
 
 

@@ -33,8 +33,10 @@ from notices.queue import (
     QueueError,
     check_ack,
     check_nack,
+    claim_lease,
+    nack_effect,
+    receipt_done_at,
     receipt_effect,
-    receipt_outcome,
     require_gateway_id,
 )
 from notices.settings import Enforcement
@@ -75,11 +77,9 @@ class SqlNoticeQueue:
         """Lease up to ``n`` due notices of ``channel`` to ``consumer``. Nothing is handed out
         outside the send window, however overdue."""
         now = now or utcnow()
-        if n < 1 or not consumer.strip():
-            raise QueueError("claim needs n >= 1 and a consumer name")
-        if not self.enforcement.window.contains(now):
+        lease = claim_lease(n, consumer, lease_seconds, self.enforcement, now)
+        if lease is None:
             return []
-        lease = dt.timedelta(seconds=lease_seconds or self.enforcement.lease_seconds)
         token = uuid.uuid4().hex
         c = NOTICE.c
         due = or_(
@@ -160,26 +160,9 @@ class SqlNoticeQueue:
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
             check_nack(notice_id, row.status, row.claim_token, token)
-            retry_at = self.enforcement.retry.after_failure(row.attempts, now, permanent)
-            if retry_at is None:
-                self._set(
-                    conn,
-                    notice_id,
-                    status=NoticeStatus.DEAD.value,
-                    final_at=now,
-                    error=error[:2000],
-                    lease_expires_at=None,
-                )
-                return NoticeStatus.DEAD.value
-            self._set(
-                conn,
-                notice_id,
-                status=NoticeStatus.QUEUED.value,
-                not_before=self.enforcement.window.next_send_time(retry_at),
-                error=error[:2000],
-                lease_expires_at=None,
-            )
-            return NoticeStatus.QUEUED.value
+            values = nack_effect(row.attempts, error, permanent, self.enforcement, now)
+            self._set(conn, notice_id, **values)
+            return str(values["status"])
 
     def receipt(
         self,
@@ -194,10 +177,7 @@ class SqlNoticeQueue:
         ``unknown`` (no notice has that gateway id yet: the gateway may report before the ack;
         send it again later)."""
         now = now or utcnow()
-        receipt_outcome(stat)  # an unknown stat is refused before anything is read
-        if done_at is not None and done_at.tzinfo is None:
-            raise QueueError("a receipt's done time must carry a time zone")
-        done = min(done_at or now, now)
+        done = receipt_done_at(stat, done_at, now)
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
