@@ -35,7 +35,7 @@ def demo_speed(faces: Path, workers: int) -> None:
         t0 = time.perf_counter()
         base = build_demo_base(faces, work)
         engine = db.open_engine(f"sqlite:///{work / 'bench.db'}")
-        import_file(engine, base.csv_path, keep_invalid_id=True)
+        import_file(engine, base.csv_path, keep_invalid_id=True, photo_roots=base.photo_roots)
         t1 = time.perf_counter()
         run = rescan(engine, load_policy(), workers=workers)
         t2 = time.perf_counter()

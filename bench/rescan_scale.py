@@ -73,7 +73,7 @@ class Timed:
 def timed_rescan(csv_path: Path, folder: Path, name: str, **kwargs: object) -> Timed:
     """A rescan of the base, timed by its own progress reports (one per shard)."""
     engine = db.open_engine(f"sqlite:///{folder / (name + '.db')}")
-    import_file(engine, csv_path)
+    import_file(engine, csv_path, photo_roots=["/"])  # the photos are the face set's, wherever it is
     marks: list[tuple[float, int]] = []
     started = time.perf_counter()
     run = rescan(

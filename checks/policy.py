@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PHOTO_KINDS = ("id_portrait", "live", "handheld")
 PhotoKind = Literal["id_portrait", "live", "handheld"]
@@ -81,6 +81,20 @@ class PolicyMeta(_Strict):
 class PhotoRules(_Strict):
     required: tuple[PhotoKind, ...]
     max_faces: dict[PhotoKind, int]
+    # Folders (absolute paths) and URL prefixes photos may be read from; empty: the import file's folder.
+    roots: tuple[str, ...] = ()
+
+    @field_validator("roots")
+    @classmethod
+    def _roots(cls, roots: tuple[str, ...]) -> tuple[str, ...]:
+        for root in roots:
+            scheme, sep, rest = root.partition("://")
+            if sep and scheme.lower() != "file":
+                if not rest.split("/", 1)[0] or "::" in root:
+                    raise ValueError(f"{root!r} is a URL without a host (or a chained one)")
+            elif not (rest if sep else root).startswith("/"):
+                raise ValueError(f"{root!r} must be an absolute folder path or a URL prefix")
+        return roots
 
     @model_validator(mode="after")
     def _check(self) -> PhotoRules:

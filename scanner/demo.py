@@ -36,6 +36,8 @@ class DemoBase:
     csv_path: Path
     cohorts_path: Path
     subscribers: int
+    # Where its photos are: the face set, and the work folder with the broken images made for it.
+    photo_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,4 +214,9 @@ def build_demo_base(faces: Path, workdir: Path, today: dt.date | None = None) ->
                 }
             )
             cohort_writer.writerow([account_id, entry.cohort])
-    return DemoBase(csv_path=csv_path, cohorts_path=cohorts_path, subscribers=len(entries))
+    return DemoBase(
+        csv_path=csv_path,
+        cohorts_path=cohorts_path,
+        subscribers=len(entries),
+        photo_roots=(str(faces.resolve()), str(workdir.resolve())),
+    )

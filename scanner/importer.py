@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from scanner.models import Photo, Subscriber, utcnow
+from scanner.photoroots import PhotoRefError, PhotoRoots
 from scanner.records import COLUMNS, REQUIRED_COLUMNS, RowError, SubscriberRecord, validate_row
 
 BATCH = 1000
@@ -43,6 +44,7 @@ class ImportReport:
     committed: bool = False
     rejects_file: str | None = None
     encoding: str = "utf-8"  # what the file was read as
+    photo_roots: str = ""  # where photo references were accepted from
 
 
 def _outside_gb2312(ch: str) -> bool:
@@ -236,12 +238,19 @@ def import_file(
     rejects_path: Path | None = None,
     today: dt.date | None = None,
     encoding: str | None = None,
+    photo_roots: Sequence[str] | None = None,
 ) -> ImportReport:
+    """Import ``file``. Photo references must lie under ``photo_roots`` (folders and URL
+    prefixes; relative folders against the file's folder), by default the file's own folder."""
     today = today or dt.date.today()
     file = Path(file)
     base_dir = file.resolve().parent
+    try:
+        roots = PhotoRoots.of(photo_roots or [str(base_dir)], base_dir)
+    except PhotoRefError as exc:
+        raise ImportFileError(str(exc)) from None
     text, read_as = decode_text(_read(file), file, encoding)
-    report = ImportReport(file=str(file), encoding=read_as)
+    report = ImportReport(file=str(file), encoding=read_as, photo_roots=roots.describe())
     good: list[SubscriberRecord] = []
     seen: dict[str, int] = {}
     for raw in iter_rows(file, text):
@@ -251,7 +260,7 @@ def import_file(
             account = str(row.get("account_id", "")).strip()
             report.rejected.append(RowError(line=line, account_id=account, reasons=(raw.problem,), row=row))
             continue
-        result = validate_row(row, line, base_dir, today, keep_invalid_id=keep_invalid_id)
+        result = validate_row(row, line, roots, today, keep_invalid_id=keep_invalid_id)
         if isinstance(result, RowError):
             report.rejected.append(result)
             continue

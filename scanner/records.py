@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
 from checks.idcard import measure_id_number, normalise
+from scanner.photoroots import PhotoRefError, PhotoRoots
 
 COLUMNS = (
     "account_id",
@@ -102,15 +102,8 @@ def _iso_date(raw: str, column: str, errors: list[str]) -> dt.date | None:
         return None
 
 
-def _photo_ref(raw: str, base_dir: Path) -> str:
-    if "://" in raw:
-        return raw
-    path = Path(raw).expanduser()
-    return str(path if path.is_absolute() else (base_dir / path).resolve())
-
-
 def validate_row(
-    row: dict[str, Any], line: int, base_dir: Path, today: dt.date, keep_invalid_id: bool = False
+    row: dict[str, Any], line: int, roots: PhotoRoots, today: dt.date, keep_invalid_id: bool = False
 ) -> SubscriberRecord | RowError:
     """Check one row; return a clean record or every reason it is rejected.
 
@@ -166,10 +159,21 @@ def validate_row(
     if segment not in SEGMENTS:
         errors.append(f"segment: {segment!r} is not one of {', '.join(SEGMENTS)}")
 
-    photos = {kind: _photo_ref(_text(row, col), base_dir) for col, kind in PHOTO_COLUMNS.items() if _text(row, col)}
+    photos: dict[str, str] = {}
     for col, kind in PHOTO_COLUMNS.items():
-        if kind in photos and len(photos[kind]) > MAX_URI:
-            errors.append(f"{col}: {len(photos[kind])} characters; at most {MAX_URI}")
+        raw = _text(row, col)
+        if not raw:
+            continue
+        if len(raw) > MAX_URI:
+            errors.append(f"{col}: {len(raw)} characters; at most {MAX_URI}")
+            continue
+        try:
+            photos[kind] = roots.locate(raw)
+        except PhotoRefError as exc:
+            errors.append(f"{col}: {exc}")
+            continue
+        if len(photos[kind]) > MAX_URI:
+            errors.append(f"{col}: {len(photos[kind])} characters once resolved; at most {MAX_URI}")
 
     if errors:
         return RowError(line=line, account_id=account_id, reasons=tuple(errors + id_defects), row=row)

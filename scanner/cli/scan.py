@@ -57,11 +57,21 @@ def import_command(
             help="The file's text encoding (default: UTF-8, else GB18030 when unambiguous), e.g. gb18030, cp1252.",
         ),
     ] = None,
+    photo_root: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--photo-root",
+            help="A folder or URL prefix photos may be read from (repeatable); replaces the policy's "
+            "[photos] roots. Default: those roots, else the import file's folder.",
+        ),
+    ] = None,
+    policy: PolicyOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Import subscribers (upsert by account_id; re-importing the same file changes nothing)."""
     from scanner.db import open_engine
 
+    roots = photo_root or list(loaded_policy(policy).policy.photos.roots)
     _import(
         open_engine(database),
         file,
@@ -69,6 +79,7 @@ def import_command(
         rejects=rejects,
         keep_invalid_id=keep_invalid_id,
         encoding=encoding,
+        photo_roots=roots,
     )
 
 
@@ -80,6 +91,7 @@ def _import(
     rejects: Path | None,
     keep_invalid_id: bool,
     encoding: str | None = None,
+    photo_roots: list[str] | None = None,
 ) -> ImportReport:
     from rich.text import Text
 
@@ -95,6 +107,7 @@ def _import(
             keep_invalid_id=keep_invalid_id,
             rejects_path=rejects,
             encoding=encoding,
+            photo_roots=photo_roots,
         )
     except ImportFileError as exc:
         raise fail(str(exc)) from None
@@ -220,7 +233,8 @@ def demo_command(
     console.print(plain(f"demo base: {base.subscribers} subscribers written to {base.csv_path}"), highlight=False)
     url = database or f"sqlite:///{(workdir / 'realname.db').resolve()}"
     engine = open_engine(url)
-    _import(engine, base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True)
+    roots = list(base.photo_roots)
+    _import(engine, base.csv_path, skip_invalid=False, rejects=None, keep_invalid_id=True, photo_roots=roots)
     with scan_progress() as (on_start, on_progress):
         run = rescan(engine, loaded_policy(None), workers=workers, on_start=on_start, on_progress=on_progress)
     for item in run_renderables(run, command_line("report", str(run.id), database=url), tables=False):

@@ -25,6 +25,7 @@ from notices.cases import CaseEvent
 from notices.queue import Recipient, confirmation_draft
 from scanner.enforce.cases import CaseError, active_case, apply_event, cancel_pending
 from scanner.enforce.queue import enqueue
+from scanner.photoroots import PhotoRefError, PhotoRoots
 from scanner.policyfile import LoadedPolicy
 from scanner.scan.judging import JudgeSettings, judge_page
 from scanner.scan.measuretask import PhotoTask, measure_task
@@ -45,10 +46,17 @@ class RemediationResult:
     confirmation_queued: bool
 
 
-def _uri(value: str) -> str:
-    if "://" in value:
-        return value
-    return str(Path(value).expanduser().resolve())
+def _located(loaded: LoadedPolicy, new_photos: dict[str, str]) -> dict[str, str]:
+    """The paths or URLs to read: under the policy's ``[photos] roots`` when it names some;
+    otherwise any local path given (the officer named it), and no URL."""
+    roots = PhotoRoots.of(loaded.policy.photos.roots or ["/"], Path.cwd())
+    located = {}
+    for kind, ref in new_photos.items():
+        try:
+            located[kind] = roots.locate(ref)
+        except PhotoRefError as exc:
+            raise CaseError(f"{kind} photo: {exc}") from None
+    return located
 
 
 def remediate(
@@ -63,7 +71,8 @@ def remediate(
         if sub is None:
             raise CaseError(f"account {account_id}: no such subscriber")
         on_file = {r.kind: r.uri for r in conn.execute(select(PHOTO).where(PHOTO.c.subscriber_id == sub.id))}
-    photos = {**on_file, **{kind: _uri(uri) for kind, uri in new_photos.items()}}
+    new_photos = _located(loaded, new_photos)
+    photos = {**on_file, **new_photos}
     rows = []
     for i, (kind, uri) in enumerate(sorted(photos.items())):
         outcome = measure_task(PhotoTask(photo_id=i, uri=uri))
@@ -87,7 +96,7 @@ def remediate(
                     verdict=verdict,
                     reasons=reasons,
                     evidence=evidence,
-                    photos={k: _uri(v) for k, v in new_photos.items()},
+                    photos=new_photos,
                     policy_version=loaded.policy.version,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
@@ -123,5 +132,5 @@ def remediate(
 def _replace_photos(conn: Any, subscriber_id: int, new_photos: dict[str, str], now: dt.datetime) -> None:
     for kind, uri in new_photos.items():
         conn.execute(delete(PHOTO).where(PHOTO.c.subscriber_id == subscriber_id, PHOTO.c.kind == kind))
-        conn.execute(insert(PHOTO).values(subscriber_id=subscriber_id, kind=kind, uri=_uri(uri)))
+        conn.execute(insert(PHOTO).values(subscriber_id=subscriber_id, kind=kind, uri=uri))
     conn.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.id == subscriber_id).values(updated_at=now))

@@ -32,7 +32,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> dict[s
     work = tmp_path_factory.mktemp("demo")
     base = build_demo_base(faces_dir, work, today=TODAY)
     engine = db.open_engine(f"sqlite:///{work / 'realname.db'}")
-    imported = import_file(engine, base.csv_path, keep_invalid_id=True, today=TODAY)
+    imported = import_file(engine, base.csv_path, keep_invalid_id=True, today=TODAY, photo_roots=base.photo_roots)
     assert imported.committed and imported.inserted == base.subscribers
     run = rescan(engine, load_policy(), as_of=TODAY, workers=2)
     assert run.status == "finished"

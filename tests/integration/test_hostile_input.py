@@ -83,3 +83,44 @@ def test_an_over_long_name_is_refused_at_import_naming_row_and_column(
     assert report.committed and report.inserted == 1
     (rejected,) = report.rejected
     assert "line 3 (account C2)" in str(rejected) and "name: 100000 characters; at most 200" in str(rejected)
+
+
+def test_photo_references_outside_the_roots_are_refused_at_import_naming_the_row(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "base" / "photos").mkdir(parents=True)
+    (tmp_path / "store").mkdir()
+    csv = tmp_path / "base" / "base.csv"
+    rows = {
+        "C1": "photos/a.jpg",  # beside the file: the default root
+        "C2": "../../../etc/passwd",
+        "C3": "file:///etc/shadow",
+        "C4": f"{tmp_path / 'store' / 'b.jpg'}",
+        "C5": "http://127.0.0.1:9/internal.jpg",
+    }
+    body = "".join(
+        f"{acc},1391234567{i},张三,11010519491231002X,长期,2003-06-18,consumer,{ref},,\n"
+        for i, (acc, ref) in enumerate(rows.items())
+    )
+    csv.write_text(HEADER + body, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert _main(monkeypatch, "import", str(csv), "--database", url) == 1
+    err = capsys.readouterr().err
+    for line, acc in ((3, "C2"), (4, "C3"), (5, "C4"), (6, "C5")):
+        assert f"line {line} (account {acc})" in err and "id_portrait" in err
+    assert "C1" not in err and "outside the photo roots" in err and "URL not under the photo roots" in err
+
+    # The operator names the roots: the store folder and the HTTP prefix are accepted, /etc never.
+    args = ["--photo-root", str(tmp_path / "base"), "--photo-root", str(tmp_path / "store")]
+    args += ["--photo-root", "http://127.0.0.1:9/", "--skip-invalid", "--database", url]
+    assert _main(monkeypatch, "import", str(csv), *args) == 0
+    out, err = capsys.readouterr()
+    assert "3 new" in out and "2 rejected" in out
+    assert "account C2" in err and "account C3" in err and "C4" not in err and "C5" not in err
+
+    # Roots in the policy work the same way; a root that is not absolute is a policy error naming the key.
+    policy = tmp_path / "p.toml"
+    shipped = (Path(__file__).parents[2] / "scanner" / "policies" / "default.toml").read_text(encoding="utf-8")
+    policy.write_text(shipped.replace("[photos]\n", '[photos]\nroots = ["relative/photos"]\n'), encoding="utf-8")
+    assert _main(monkeypatch, "import", str(csv), "--policy", str(policy), "--database", url) == 2
+    assert "photos.roots" in capsys.readouterr().err

@@ -90,7 +90,9 @@ def findings(engine: Any, run_id: int) -> dict[int, tuple[str, tuple[str, ...], 
 @pytest.fixture
 def real_base(tmp_path: Path, faces_dir: Path) -> tuple[Any, int]:
     engine = db.open_engine(f"sqlite:///{tmp_path / 'realname.db'}")
-    report = import_file(engine, write_base(tmp_path, _face_files(faces_dir, 12), 30), today=TODAY)
+    report = import_file(
+        engine, write_base(tmp_path, _face_files(faces_dir, 12), 30), today=TODAY, photo_roots=[str(faces_dir)]
+    )
     assert report.committed and report.inserted == 30
     return engine, 30
 
@@ -217,7 +219,8 @@ def test_a_run_killed_at_random_moments_resumes_without_redoing_or_duplicating(t
     url = f"sqlite:///{tmp_path / 'realname.db'}"
     engine = db.open_engine(url)
     n = 80
-    assert import_file(engine, write_base(tmp_path, _face_files(faces_dir, 80), n), today=TODAY).committed
+    base = write_base(tmp_path, _face_files(faces_dir, 80), n)
+    assert import_file(engine, base, today=TODAY, photo_roots=[str(faces_dir)]).committed
     rng = random.Random(20261122)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     args = ["rescan", "--database", url, "--workers", "1", "--page-size", "4", "--as-of", TODAY.isoformat(), "--quiet"]
@@ -262,7 +265,7 @@ def test_a_dask_local_cluster_gives_the_same_findings_as_the_local_pool(tmp_path
     runs = {}
     for name, kwargs in (("pool", {"workers": 2}), ("dask", {"cluster": "local:2"})):
         engine = db.open_engine(f"sqlite:///{tmp_path / (name + '.db')}")
-        assert import_file(engine, csv_path, today=TODAY).committed
+        assert import_file(engine, csv_path, today=TODAY, photo_roots=[str(faces_dir)]).committed
         run = rescan(engine, load_policy(), as_of=TODAY, page_size=4, **kwargs)  # type: ignore[arg-type]
         assert run.totals["measured_photos"] == 8  # measured here, not taken from a cache
         runs[name] = findings(engine, run.id)

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from checks.idcard import check_character
+from scanner.photoroots import PhotoRoots
 from scanner.records import RowError, SubscriberRecord, normalise_msisdn, validate_row
 
 TODAY = dt.date(2026, 6, 1)
 BASE = Path("/srv/import/batch-7")
+# The import folder, a photo store beside it, another folder and a URL prefix.
+ROOTS = PhotoRoots.of([str(BASE), "/srv/import/shared", "/data/photos", "s3://bucket/live/"], BASE)
 VALID_ID = "11010519491231002X"
 
 
@@ -39,7 +42,7 @@ def good_row(**changes: Any) -> dict[str, Any]:
 
 
 def check(row: dict[str, Any], keep_invalid_id: bool = False, line: int = 7) -> SubscriberRecord | RowError:
-    return validate_row(row, line, BASE, TODAY, keep_invalid_id=keep_invalid_id)
+    return validate_row(row, line, ROOTS, TODAY, keep_invalid_id=keep_invalid_id)
 
 
 def rejected(row: dict[str, Any], **kwargs: Any) -> RowError:
@@ -158,6 +161,14 @@ def test_photo_references() -> None:
     assert rec.photos["id_portrait"] == "/data/photos/id.jpg"
     assert rec.photos["live"] == "s3://bucket/live/a.jpg"  # URLs are kept as written
     assert rec.photos["handheld"] == str((BASE / "../shared/h.png").resolve())
+
+
+def test_a_photo_outside_the_roots_is_refused_naming_the_column() -> None:
+    err = check(good_row(live_photo="../../../etc/passwd", handheld_photo="s3://other-bucket/a.jpg"))
+    assert isinstance(err, RowError)
+    text = str(err)
+    assert "live_photo: '../../../etc/passwd' is outside the photo roots (/etc/passwd;" in text
+    assert "handheld_photo: 's3://other-bucket/a.jpg': URL not under the photo roots" in text
 
 
 def test_empty_photo_columns_are_absent() -> None:
