@@ -15,8 +15,9 @@ from typing import Any
 
 from checks.face import face_distance
 from checks.idcard import IdNumberMeasurement
+from checks.likeness import likeness
 from checks.photo import PhotoMeasurement
-from checks.policy import Policy, ReasonCode, Severity
+from checks.policy import MatchRules, Policy, ReasonCode, Severity
 
 
 class Verdict(StrEnum):
@@ -174,6 +175,26 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
     return out
 
 
+def _copy_evidence(
+    pa: PhotoInput | None, pb: PhotoInput | None, a: str, b: str, distance: float, rules: MatchRules
+) -> dict[str, Any] | None:
+    """Evidence that photo ``b`` was made from photo ``a`` (copied, re-encoded, resized, cropped)
+    rather than taken anew; None if it was not, or if either face has no signature."""
+    sa = pa.measurement.face_signature if pa and pa.measurement else None
+    sb = pb.measurement.face_signature if pb and pb.measurement else None
+    alike = likeness(sa, sb) if sa and sb else None
+    if alike is None or alike < rules.copy_min_likeness:
+        return None
+    return {
+        "measure": "face_likeness",
+        "value": round(alike, 4),
+        "threshold": rules.copy_min_likeness,
+        "comparison": ">=",
+        "detail": f"the {b} photo is the {a} photo again (re-saved, resized or cropped), not a new capture; "
+        f"face distance {distance:.4f}",
+    }
+
+
 def _match_reasons(
     photos: Mapping[str, PhotoInput], policy: Policy
 ) -> tuple[list[tuple[ReasonCode, dict[str, Any]]], dict[str, float]]:
@@ -189,7 +210,10 @@ def _match_reasons(
         distance = face_distance(da, db)
         pair = f"{a}~{b}"
         distances[pair] = round(distance, 4)
-        if distance > rules.mismatch_above_distance:
+        copied = _copy_evidence(pa, pb, a, b, distance, rules)
+        if copied:
+            out.append((ReasonCode.LIVE_IS_COPY, {"photo_kind": pair, **copied}))
+        elif distance > rules.mismatch_above_distance:
             out.append(
                 (
                     ReasonCode.FACE_MISMATCH,

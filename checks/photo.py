@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from checks import face as face_adapter
-from checks import occlusion, quality
+from checks import likeness, occlusion, quality
 
 # A measurement has three parts, each with its own version: the faces part
 # (detection, landmarks, descriptor), clarity (sharpness and exposure) and
@@ -31,6 +31,7 @@ EXTRACTOR_PARTS: dict[str, str] = {
     "faces": f"photo-10/{face_adapter.FACE_ADAPTER_VERSION}",
     "clarity": quality.QUALITY_VERSION,
     "occlusion": occlusion.OCCLUSION_VERSION,
+    "likeness": likeness.LIKENESS_VERSION,
 }
 
 
@@ -268,6 +269,8 @@ class PhotoMeasurement:
     eyes_seen: int | None = None
     eye_skin_share: float | None = None
     head_cover_share: float | None = None
+    # The face aligned on its eyes, shrunk to a small grey square (``checks.likeness``).
+    face_signature: str | None = None
     descriptor: tuple[float, ...] | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
@@ -309,6 +312,7 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "eye_skin_share",
         "head_cover_share",
     ),
+    "likeness": ("face_signature",),
 }
 assert sorted(n for names in PART_FIELDS.values() for n in names) == sorted(f.name for f in fields(PhotoMeasurement))
 
@@ -340,7 +344,8 @@ def measure_photo(
     grey = quality.to_grey(rgb)
     clarity = found if "clarity" in parts else _measure_clarity(grey, found)
     occluded = found if "occlusion" in parts else _measure_occlusion(rgb, found)
-    return found.with_part("clarity", clarity).with_part("occlusion", occluded)
+    liked = found if "likeness" in parts else _measure_likeness(rgb, found)
+    return found.with_part("clarity", clarity).with_part("occlusion", occluded).with_part("likeness", liked)
 
 
 def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
@@ -421,4 +426,17 @@ def _measure_occlusion(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> Photo
         eyes_seen=occ.eyes_seen,
         eye_skin_share=occ.eye_skin_share,
         head_cover_share=occ.head_cover_share,
+    )
+
+
+def _measure_likeness(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+    """The face's signature, drawn from the face crop (the same scale whatever the photo's size)."""
+    box = _face_box(m)
+    signature = None
+    if box is not None and m.landmarks is not None:
+        crop = face_crop(rgb, box)
+        right_eye, left_eye = (crop.point_from_original(m.landmarks[i : i + 2]) for i in (0, 2))
+        signature = likeness.face_signature(quality.to_grey(crop.pixels), right_eye, left_eye)
+    return PhotoMeasurement(
+        width_px=m.width_px, height_px=m.height_px, face_count=m.face_count, face_signature=signature
     )

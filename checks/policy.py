@@ -41,6 +41,7 @@ class ReasonCode(StrEnum):
     HEAD_COVERED = "HEAD_COVERED"
     FACE_MISMATCH = "FACE_MISMATCH"
     FACE_MATCH_UNCERTAIN = "FACE_MATCH_UNCERTAIN"
+    LIVE_IS_COPY = "LIVE_IS_COPY"
     ID_EXPIRED = "ID_EXPIRED"
     ID_NUMBER_INVALID = "ID_NUMBER_INVALID"
     ID_LEGACY_NUMBER = "ID_LEGACY_NUMBER"
@@ -142,8 +143,14 @@ class OcclusionRules(_Strict):
 
 
 class MatchRules(_Strict):
-    """Face distance bands: <= match_max is a match, > mismatch_above a mismatch, between goes to review."""
+    """Face distance bands: <= match_max is a match, > mismatch_above a mismatch, between goes to review.
 
+    At or above ``copy_min_likeness`` (``checks.likeness``) the two photos are one
+    capture (the same file, or it re-encoded, resized or cropped), not two: a live
+    photo must be taken anew.
+    """
+
+    copy_min_likeness: float = Field(gt=0, le=1)
     match_max_distance: float = Field(gt=0, lt=2)
     mismatch_above_distance: float = Field(gt=0, lt=2)
     compare: tuple[tuple[PhotoKind, PhotoKind], ...]

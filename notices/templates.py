@@ -47,6 +47,7 @@ REASON_WORDS: dict[str, str] = {
     "HEAD_COVERED": "头部有遮挡物",
     "FACE_MISMATCH": "现场照片与身份证照片不一致",
     "FACE_MATCH_UNCERTAIN": "现场照片与身份证照片需人工确认",
+    "LIVE_IS_COPY": "现场照片不是本人现场拍摄的照片",
     "ID_NUMBER_INVALID": "身份证号码有误",
     "ID_LEGACY_NUMBER": "登记的是旧版15位身份证号码",
     "ID_EXPIRED": "身份证件已过有效期",

@@ -81,7 +81,13 @@ def remediation_lines(result: Any) -> Iterator[str]:
     """What a re-verification did, in plain lines (``realname remediate``)."""
     yield f"re-verification {result.remediation_id} of {result.account_id}: {result.verdict}"
     for item in result.evidence:
-        yield f"  {item['code']} ({item['photo_kind']}): {item['detail']}"
+        measured = (
+            f"{item['measure']} {item['value']} {item['comparison']} {item['threshold']}"
+            if item.get("comparison")
+            else ""
+        )
+        said = "; ".join(part for part in (measured, item.get("detail") or "") if part)
+        yield f"  {item['code']} ({item['photo_kind']}): {said}"
     if result.case_resolved:
         yield (
             f"case {result.case_id} resolved; {result.notices_cancelled} pending notices cancelled; "

@@ -123,7 +123,17 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
             "-" if row["genuine_accept"] is None else f"{row['genuine_accept']:.3f}",
             "-" if row["impostor_accept"] is None else f"{row['impostor_accept']:.4f}",
         )
-    return [head, attrs, bands, sweep]
+    cp = summary["copies"]
+    copies = Table(title=f"LIVE_IS_COPY: face likeness >= {cp['min_likeness']}", show_edge=False)
+    for column in ("pairs", "n", "flagged LIVE_IS_COPY", "likeness, extreme"):
+        copies.add_column(column, justify="left" if column == "pairs" else "right")
+    for name, row in cp["copies"].items():
+        low = "-" if row["lowest_likeness"] is None else f"{row['lowest_likeness']:.4f} (lowest)"
+        copies.add_row(f"original ~ {name}", str(row["n"]), str(row["flagged"]), low)
+    gen = cp["genuine_pairs"]
+    high = "-" if gen["highest_likeness"] is None else f"{gen['highest_likeness']:.4f} (highest)"
+    copies.add_row("two captures of one person", str(gen["n"]), str(gen["flagged"]), high)
+    return [head, attrs, bands, sweep, copies]
 
 
 _VERDICT_ORDER = {"fail": 0, "review": 1, "pass": 2}

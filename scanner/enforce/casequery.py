@@ -85,7 +85,13 @@ def case_history(engine: Engine, who: str) -> dict[str, Any]:
                 }
             )
         remediations = [
-            {"id": r.id, "at": r.at.isoformat(), "verdict": r.verdict, "reasons": list(r.reasons)}
+            {
+                "id": r.id,
+                "at": r.at.isoformat(),
+                "verdict": r.verdict,
+                "reasons": list(r.reasons),
+                "evidence": list(r.evidence or []),
+            }
             for r in conn.execute(
                 select(REMEDIATION).where(REMEDIATION.c.subscriber_id == sub.id).order_by(REMEDIATION.c.id)
             )

@@ -5,7 +5,9 @@ list), measures every photo and derived variants of the clear ones (blurred at
 two strengths relative to the face width, darkened, overexposed), judges each
 under the policy, and computes: face-found rate on clear photos, per attribute
 the share flagged with the matching reason, clear photos wrongly flagged, and
-face-match accept rates per band and over thresholds.
+face-match accept rates per band and over thresholds; and how copies of the
+pair photos (re-saved, resized, cropped) and different captures of one person
+compare with the policy's copy bound.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from checks.judge import PhotoInput, judge_photo
+from checks.likeness import likeness
 from checks.photo import PhotoMeasurement
 from checks.policy import Policy
 from scanner.scan.executors import Executor
@@ -48,6 +51,13 @@ VARIANT_SPECS: dict[str, tuple[str, float, tuple[str, ...]]] = {
     "blur_strong": ("blur", 0.06, ("BLURRY",)),
     "darkened": ("darken", 0.2, ("TOO_DARK",)),
     "overexposed": ("brighten", 150.0, ("TOO_BRIGHT",)),
+}
+# Copies of the pair photos, as a live photo made from a stored portrait would be: name -> (task variant, parameter).
+COPY_SPECS: dict[str, tuple[str, float]] = {
+    "copy_resaved": ("jpeg", 60.0),
+    "copy_half_size": ("rescale", 0.5),
+    "copy_cropped": ("crop", 0.1),
+    "copy_mirrored": ("mirror", 0.0),
 }
 THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(17))  # 0.30 .. 0.70
 
@@ -160,9 +170,44 @@ def _pairs(results: list[PhotoResult], policy: Policy, prefix: str) -> list[dict
                 "genuine": usable[i].photo.identity == usable[j].photo.identity,
                 "distance": round(distance, 4),
                 "band": _band(distance, policy),
+                "likeness": _likeness(usable[i], usable[j]),
             }
         )
     return pairs
+
+
+def _likeness(a: PhotoResult, b: PhotoResult) -> float | None:
+    sa = a.measurement.face_signature if a.measurement else None
+    sb = b.measurement.face_signature if b.measurement else None
+    alike = likeness(sa, sb) if sa and sb else None
+    return None if alike is None else round(alike, 4)
+
+
+def _copies(cal: Calibration, policy: Policy) -> dict[str, Any]:
+    """How copies of the pair photos and different captures of one person compare with the copy bound."""
+    bound = policy.checks.match.copy_min_likeness
+    originals = {r.photo.file: r for r in cal.results if r.variant is None}
+    out: dict[str, Any] = {"min_likeness": bound, "copies": {}}
+    for name in COPY_SPECS:
+        values = [
+            _likeness(originals[r.photo.file], r)
+            for r in cal.results
+            if r.variant == name and r.photo.file in originals
+        ]
+        known = [v for v in values if v is not None]
+        out["copies"][name] = {
+            "n": len(values),
+            "flagged": sum(v >= bound for v in known),
+            "rate": round(sum(v >= bound for v in known) / len(values), 4) if values else None,
+            "lowest_likeness": min(known) if known else None,
+        }
+    genuine = [p["likeness"] for p in cal.pairs if p["genuine"] and p["likeness"] is not None]
+    out["genuine_pairs"] = {
+        "n": len(genuine),
+        "flagged": sum(v >= bound for v in genuine),
+        "highest_likeness": max(genuine) if genuine else None,
+    }
+    return out
 
 
 def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, Any]:
@@ -195,6 +240,7 @@ def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, A
             **{b: round(got.count(b) / len(got), 4) if got else None for b in ("match", "review", "mismatch")},
         }
 
+    summary["copies"] = _copies(cal, policy)
     summary["face_match"] = {
         "pairs_from": pairs_prefix,
         "match_max_distance": policy.checks.match.match_max_distance,
@@ -241,6 +287,15 @@ def calibrate(
             value = param * r.measurement.face_width_px if kind == "blur" else param
             labels[len(variant_tasks)] = (r.photo, name)
             variant_tasks.append(PhotoTask(len(variant_tasks), str(faces / r.photo.file), kind, value))
+    pair_photos = [
+        r
+        for r in cal.results
+        if r.variant is None and r.photo.file.startswith(pairs_prefix) and r.measurement and r.face_found
+    ]
+    for r in pair_photos:
+        for name, (kind, param) in COPY_SPECS.items():
+            labels[len(variant_tasks)] = (r.photo, name)
+            variant_tasks.append(PhotoTask(len(variant_tasks), str(faces / r.photo.file), kind, param))
     total += len(variant_tasks)
     for outcome in executor.map(measure_task, variant_tasks):
         photo, name = labels[outcome.photo_id]

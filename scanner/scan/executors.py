@@ -229,7 +229,10 @@ class DaskExecutor(_Closing):
 
         fill()
         while in_flight:
-            done = wait(list(in_flight), timeout=1.0, return_when="FIRST_COMPLETED").done
+            try:
+                done = wait(list(in_flight), timeout=1.0, return_when="FIRST_COMPLETED").done
+            except TimeoutError:  # nothing finished within the second: look at the allowances, wait again
+                done = set()
             for future in done:
                 item, attempt, _ = in_flight.pop(future)
                 try:

@@ -19,6 +19,10 @@ VARIANTS = {
     "blur": variants.gaussian_blur,  # parameter: sigma in px
     "darken": variants.scale_exposure,  # parameter: factor
     "brighten": variants.add_exposure,  # parameter: offset
+    "jpeg": variants.reencode_jpeg,  # parameter: quality
+    "rescale": variants.rescale,  # parameter: factor
+    "crop": variants.crop_border,  # parameter: share of width and height removed
+    "mirror": variants.mirror,  # parameter: unused
 }
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from scanner.cli.app import app
@@ -160,20 +162,33 @@ def test_holds_suspensions_and_exemption_through_the_cli(failing_base: str, tmp_
 
 
 @pytest.mark.faces
-def test_remediation_with_new_photos_resolves_the_case(failing_base: str, faces_dir: Path) -> None:
+def test_remediation_with_new_photos_resolves_the_case(failing_base: str, faces_dir: Path, tmp_path: Path) -> None:
     url = failing_base
     _run(url, "cases", "advance", "--now", DAY0)
-    portrait, live = faces_dir / "clarity" / "obama_480p.jpg", faces_dir / "clarity" / "obama_1080p.jpg"
+    # Two captures of one person (face distance 0.33: a match).
+    portrait, live = faces_dir / "identities" / "obama" / "01.jpg", faces_dir / "identities" / "obama" / "03.jpg"
     missing = _run(
         url, "remediate", "C1", "--live", str(faces_dir / "nope.jpg"), "--id-portrait", str(portrait), code=1
     )
     assert "UNREADABLE_PHOTO" in missing and "nope.jpg" in missing
+    # The portrait passed off as the live photo: copied as it is, or saved again at half size.
+    copied = tmp_path / "selfie.jpg"
+    shutil.copyfile(portrait, copied)
+    resaved = tmp_path / "selfie-small.jpg"
+    with Image.open(portrait) as im:
+        im.resize((im.width // 2, im.height // 2)).save(resaved, quality=70)
+    for fake in (copied, resaved):
+        out = _run(url, "remediate", "C1", "--live", str(fake), "--id-portrait", str(portrait), code=1)
+        assert "LIVE_IS_COPY" in out and "face_likeness" in out and "fail" in out, out
+        assert "resolved" not in out and "confirmation" not in out
     assert "notifying" in _run(url, "cases", "show", "C1")
     out = _run(url, "remediate", "C1", "--live", str(live), "--id-portrait", str(portrait), "--now", "2026-12-03T11:00")
     assert "pass" in out and "case 1 resolved" in out and "confirmation SMS queued" in out
     data = _lines(_run(url, "cases", "show", "C1", "--format", "json"))[0]
     assert data["cases"][0]["state"] == "resolved"
-    assert [r["verdict"] for r in data["remediations"]] == ["fail", "pass"]
+    assert [r["verdict"] for r in data["remediations"]] == ["fail", "fail", "fail", "pass"]
+    copy_reason = data["remediations"][1]["evidence"][0]
+    assert copy_reason["code"] == "LIVE_IS_COPY" and copy_reason["value"] >= copy_reason["threshold"]
     claimed = _lines(_run(url, "notices", "claim", "--n", "10", "--now", "2026-12-03T11:01"))
     mine = [c for c in claimed if c["msisdn"] == "13012349990"]
     assert [c["template"] for c in mine] == ["confirmation"]  # no reminder after the resolution

@@ -43,3 +43,9 @@ def test_a_task_that_kills_its_dask_worker_is_lost_and_the_rest_complete(cluster
     lost_ones = [r for r in results if isinstance(r, str)]
     assert len(results) == 6 and len(lost_ones) == 1 and "crashed twice" in lost_ones[0]
     assert sorted(r for r in results if isinstance(r, int)) == [0, 1, 4, 16, 25]
+
+
+def test_tasks_slower_than_the_poll_interval_are_waited_for(cluster: DaskExecutor) -> None:
+    # Nothing finishes within the executor's 1 s poll: it must keep waiting, not fail.
+    results = list(cluster.run(tasks.sleep_on, [(x, x, 2.5) for x in range(2)], timeout=60, on_lost=lost))
+    assert sorted(results) == [0, 1]  # type: ignore[type-var]

@@ -3,6 +3,7 @@ database path that cannot work is named, and an over-long field never reaches th
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -124,3 +125,47 @@ def test_photo_references_outside_the_roots_are_refused_at_import_naming_the_row
     policy.write_text(shipped.replace("[photos]\n", '[photos]\nroots = ["relative/photos"]\n'), encoding="utf-8")
     assert _main(monkeypatch, "import", str(csv), "--policy", str(policy), "--database", url) == 2
     assert "photos.roots" in capsys.readouterr().err
+
+
+@pytest.mark.faces
+def test_a_rescan_fails_a_live_photo_copied_from_the_portrait_also_from_the_cache(
+    tmp_path: Path, faces_dir: Path
+) -> None:
+    import shutil
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from scanner.policyfile import load_policy
+    from scanner.scan.rescan import rescan
+    from scanner.tables import FINDING
+
+    portrait = faces_dir / "identities" / "obama" / "01.jpg"
+    shutil.copyfile(portrait, tmp_path / "copy.jpg")
+    with Image.open(portrait) as im:
+        im.resize((im.width * 3 // 4, im.height * 3 // 4)).save(tmp_path / "resaved.jpg", quality=75)
+    lives = {"C1": tmp_path / "copy.jpg", "C2": tmp_path / "resaved.jpg", "C3": faces_dir / "identities/obama/03.jpg"}
+    csv = tmp_path / "base.csv"
+    csv.write_text(
+        HEADER
+        + "".join(
+            f"{acc},1391234567{i},张三,11010519491231002X,长期,2003-06-18,consumer,{portrait},{live},\n"
+            for i, (acc, live) in enumerate(lives.items())
+        ),
+        encoding="utf-8",
+    )
+    engine = open_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    assert import_file(engine, csv, photo_roots=[str(faces_dir), str(tmp_path)]).committed
+    for attempt in ("measured", "from the cache"):
+        run = rescan(engine, load_policy(), as_of=dt.date(2026, 12, 1), workers=1)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(FINDING.c.subscriber_id, FINDING.c.verdict, FINDING.c.evidence)
+                .where(FINDING.c.run_id == run.id)
+                .order_by(FINDING.c.subscriber_id)
+            ).all()
+        verdicts = [(r.verdict, [e["code"] for e in r.evidence]) for r in rows]
+        assert verdicts == [("fail", ["LIVE_IS_COPY"]), ("fail", ["LIVE_IS_COPY"]), ("pass", [])], attempt
+        copy = rows[1].evidence[0]
+        assert copy["measure"] == "face_likeness" and copy["value"] >= copy["threshold"] and copy["comparison"] == ">="
+        assert (run.totals["measured_photos"] > 0) == (attempt == "measured"), run.totals

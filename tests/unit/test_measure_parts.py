@@ -21,9 +21,13 @@ FILES = (
 
 
 def test_reusable_parts_follow_the_part_versions() -> None:
-    assert reusable_parts(compose_version(EXTRACTOR_PARTS)) == {"faces", "clarity", "occlusion"}
-    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "occlusion": "occlusion-0"})) == {"faces", "clarity"}
-    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "clarity": "quality-0"})) == {"faces", "occlusion"}
+    every = {"faces", "clarity", "occlusion", "likeness"}
+    assert reusable_parts(compose_version(EXTRACTOR_PARTS)) == every
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "occlusion": "occlusion-0"})) == every - {"occlusion"}
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "clarity": "quality-0"})) == every - {"clarity"}
+    # A measurement made before the likeness part existed keeps its other parts: only the signature is new.
+    before = "faces={faces};clarity={clarity};occlusion={occlusion}".format(**EXTRACTOR_PARTS)
+    assert reusable_parts(before) == every - {"likeness"}
     # Clarity and occlusion are measured where the faces part found the face.
     assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "faces": "photo-0/face-0"})) == set()
     assert reusable_parts("photo-9+face-2+quality-1+occlusion-5") == set()  # before parts existed
@@ -44,12 +48,14 @@ def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
     monkeypatch.setattr(face_adapter, "landmarks_and_encoding", forbidden)
     for rgb, m in zip(images, full, strict=True):
         stale = replace(m, mouth_nose_skin_share=-1.0, eye_skin_luma_ratio=-1.0, eyes_seen=-1, head_cover_share=-1.0)
-        again = measure_photo(rgb, stale, frozenset({"faces", "clarity"}))
+        again = measure_photo(rgb, stale, frozenset({"faces", "clarity", "likeness"}))
         assert again == m  # occlusion measured anew, the same as a full measurement
         blurred_clarity = replace(m, sharpness=-1.0, mean_luma=-1.0)
-        assert measure_photo(rgb, blurred_clarity, frozenset({"faces", "occlusion"})) == m
+        assert measure_photo(rgb, blurred_clarity, frozenset({"faces", "occlusion", "likeness"})) == m
+        unsigned = replace(m, face_signature=None)  # measured before signatures existed
+        assert measure_photo(rgb, unsigned, frozenset({"faces", "clarity", "occlusion"})) == m
         # Every part current: nothing is measured, the stored values come back.
-        assert measure_photo(rgb, stale, frozenset({"faces", "clarity", "occlusion"})) == stale
+        assert measure_photo(rgb, stale, frozenset({"faces", "clarity", "occlusion", "likeness"})) == stale
 
 
 @pytest.mark.faces
@@ -57,5 +63,5 @@ def test_without_the_faces_part_everything_is_measured(faces_dir: Path) -> None:
     rgb = decode_photo(read_photo(str(faces_dir / FILES[1])))
     m = measure_photo(rgb)
     wrong = replace(m, face_box=(0.0, 0.0, 10.0, 10.0), sharpness=-1.0, descriptor=tuple(np.zeros(128).tolist()))
-    assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion"})) == m
+    assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion", "likeness"})) == m
     assert PhotoMeasurement.from_dict(m.to_dict()) == m
