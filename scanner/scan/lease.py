@@ -199,7 +199,7 @@ def take_lease(
     it returns the new run's id). Refused with ``LeaseHeld`` while a live process holds that run's
     lease, or the lease of any other run of the database."""
     if (run_id is None) == (create is None):
-        raise ValueError("take_lease needs a run id or a way to create the run, not both")
+        raise ValueError("take_lease needs either a run id or a way to create the run")
     me = holder or this_process()
     with _serialized(engine) as conn:
         now = clock()
@@ -207,7 +207,7 @@ def take_lease(
             LeaseState.of(row)
             for row in conn.execute(select(*_LEASE_COLUMNS).where(SCAN_RUN.c.lease_holder.is_not(None)))
         ]
-        for state in held:
+        for state in sorted(held, key=lambda s: s.run_id != run_id):  # the run asked for is named first
             if state.status(now, ttl=ttl, running=running) is not LeaseStatus.LIVE:
                 continue
             if state.run_id == run_id:

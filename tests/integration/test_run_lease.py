@@ -145,6 +145,14 @@ def test_taking_renewing_and_giving_back_a_lease(any_url: str) -> None:
     assert f"run {run} (enforce) is being scanned by process 101 on host scan-1 since" in message
     assert "would measure every photo again" in message and f"--resume {run}" in message
     assert _runs(engine) == 1  # the refused rescan created nothing
+    with engine.begin() as conn:  # a run left without a lease (killed before this version, say)
+        idle = _new_run()(conn, {})
+    with pytest.raises(
+        LeaseHeld, match=f"cannot resume run {idle}: run {run} \\(enforce\\) is being scanned by process 101"
+    ):
+        take_lease(engine, idle, holder=b, clock=clock)
+    with engine.begin() as conn:
+        conn.execute(SCAN_RUN.delete().where(SCAN_RUN.c.id == idle))
 
     clock.tick(30)
     with engine.begin() as conn:
