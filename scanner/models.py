@@ -81,6 +81,12 @@ class ScanRun(SQLModel, table=True):
     totals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # How the run was started (executor, page size, options), so `--resume` continues alike.
     options: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The lease of the process working on the run (``scanner.scan.lease``); all NULL when none holds it.
+    lease_holder: str | None = Field(default=None, max_length=300)  # "host:pid"
+    # The holder process's start time (seconds since the epoch), so a reused pid is not taken for it.
+    lease_process_started: float | None = None
+    lease_taken_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    heartbeat_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ScanShard(SQLModel, table=True):

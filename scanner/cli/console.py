@@ -123,6 +123,7 @@ def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[
                 f"; continuing after {p.subscribers_done} subscribers already judged" if p.subscribers_done else "",
             )
         )
+        bar.start()  # only now: a run refused before it starts leaves standard error to its one error line
         state["task"] = bar.add_task(
             "photos",
             total=p.photos_total,
@@ -136,5 +137,8 @@ def scan_progress(quiet: bool = False, every_seconds: float = 30.0) -> Iterator[
         if "task" in state:
             bar.update(state["task"], completed=p.photos_done, failures=p.failures, unreadable=p.unreadable)
 
-    with bar:
+    try:
         yield on_start, on_progress
+    finally:
+        if "task" in state:
+            bar.stop()

@@ -4,7 +4,9 @@ The base is read in keyset-paginated shards (``scanner.scan.shards``), never hel
 in memory. Each shard is committed with its findings, so a run can be killed
 at any moment and continued with ``resume``: finished shards are not redone
 and no subscriber gets two findings in one run. A preview run writes findings
-marked as preview; it changes no case.
+marked as preview; it changes no case. The process working on a run holds its
+lease (``scanner.scan.lease``): a run is resumed by one process at a time, and
+no run starts while another run of the database is under way.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from checks.judge import Verdict
@@ -26,6 +29,7 @@ from scanner.models import ScanRun, utcnow
 from scanner.policyfile import LoadedPolicy, load_policy
 from scanner.scan.executors import Executor, default_workers, make_executor
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
+from scanner.scan.lease import Lease, LeaseHeld, LeaseLost, take_lease
 from scanner.scan.readahead import CachedShard, PageReaders, database_url_of
 from scanner.scan.shards import (
     Page,
@@ -37,7 +41,7 @@ from scanner.scan.shards import (
     read_page,
     write_page,
 )
-from scanner.tables import PHOTO, SCAN_SHARD, SUBSCRIBER
+from scanner.tables import PHOTO, SCAN_RUN, SCAN_SHARD, SUBSCRIBER
 
 PAGE_SIZE = 1000
 PHOTO_TIMEOUT_S = 120.0
@@ -127,8 +131,10 @@ def _totals(engine: Engine, run: ScanRun) -> dict[str, Any]:
 
 def start_run(
     engine: Engine, loaded: LoadedPolicy, as_of: dt.date, mode: str = "enforce", options: dict[str, Any] | None = None
-) -> ScanRun:
-    with Session(engine, expire_on_commit=False) as session:
+) -> tuple[ScanRun, Lease]:
+    """A new run, with this process holding its lease (``RescanError`` while another run holds a live one)."""
+
+    def create(conn: Connection, lease: dict[str, Any]) -> int:
         run = ScanRun(
             policy_name=loaded.policy.name,
             policy_version=loaded.policy.version,
@@ -137,11 +143,39 @@ def start_run(
             mode=mode,
             as_of=as_of,
             options=options or {},
+            **lease,
         )
-        session.add(run)
-        session.commit()
-        session.refresh(run)
-        return run
+        key = conn.execute(insert(SCAN_RUN).values(**run.model_dump(exclude={"id"}))).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    try:
+        lease = take_lease(engine, None, create=create)
+    except LeaseHeld as exc:
+        raise RescanError(str(exc)) from None
+    return _load(engine, lease.run_id), lease
+
+
+def _load(engine: Engine, run_id: int) -> ScanRun:
+    with Session(engine, expire_on_commit=False) as session:
+        run = session.get(ScanRun, run_id)
+    if run is None:
+        raise RescanError(f"no scan run with id {run_id}")
+    return run
+
+
+def _resume_lease(engine: Engine, run_id: int) -> tuple[ScanRun, Lease]:
+    """Run ``run_id`` as it is once this process holds its lease (``RescanError`` while a live process
+    holds it, or another run's)."""
+    try:
+        lease = take_lease(engine, run_id)
+    except LeaseHeld as exc:
+        raise RescanError(str(exc)) from None
+    run = _load(engine, run_id)
+    if run.status == "finished":  # it finished while the lease was being taken
+        lease.release()
+        raise RescanError(f"run {run_id} is already finished")
+    return run, lease
 
 
 def _policy_for_resume(run: ScanRun, loaded: LoadedPolicy | None) -> LoadedPolicy:
@@ -178,14 +212,14 @@ def rescan(
 ) -> ScanRun:
     """Judge every subscriber (or, with ``resume``, those a killed run had not reached); return the finished run."""
     if resume is not None:
-        with Session(engine, expire_on_commit=False) as session:
-            found = session.get(ScanRun, resume)
-        if found is None:
-            raise RescanError(f"no scan run with id {resume}")
-        if found.status == "finished":
+        if _load(engine, resume).status == "finished":
             raise RescanError(f"run {resume} is already finished")
-        loaded = _policy_for_resume(found, loaded)
-        run = found
+        run, lease = _resume_lease(engine, resume)
+        try:
+            loaded = _policy_for_resume(run, loaded)
+        except BaseException:
+            lease.release()
+            raise
         options = dict(run.options or {})
         page_size = int(options.get("page_size", page_size))
         rehash = bool(options.get("rehash", rehash))
@@ -193,7 +227,49 @@ def rescan(
         if loaded is None:
             loaded = load_policy()
         options = {"page_size": page_size, "rehash": rehash, "workers": workers, "cluster": cluster}
-        run = start_run(engine, loaded, as_of or dt.date.today(), "preview" if preview else "enforce", options)
+        run, lease = start_run(engine, loaded, as_of or dt.date.today(), "preview" if preview else "enforce", options)
+    try:
+        lease.keep_alive()
+        return _run(
+            engine,
+            run,
+            lease,
+            loaded,
+            resumed=resume is not None,
+            workers=workers,
+            cluster=cluster,
+            executor=executor,
+            rehash=rehash,
+            photo_timeout=photo_timeout,
+            judge_processes=judge_processes,
+            on_progress=on_progress,
+            on_start=on_start,
+            page_size=page_size,
+        )
+    except LeaseLost as exc:
+        raise RescanError(str(exc)) from None
+    finally:
+        lease.release()
+
+
+def _run(
+    engine: Engine,
+    run: ScanRun,
+    lease: Lease,
+    loaded: LoadedPolicy,
+    *,
+    resumed: bool,
+    workers: int | None,
+    cluster: str | None,
+    executor: Executor | None,
+    rehash: bool,
+    photo_timeout: float | None,
+    judge_processes: int | None,
+    on_progress: ProgressCallback | None,
+    on_start: Callable[[ScanRun, Progress], None] | None,
+    page_size: int,
+) -> ScanRun:
+    """The run's shards, from the first one not committed, by this process holding the run's lease."""
     assert run.id is not None
     settings = JudgeSettings(run_id=run.id, policy=loaded.policy, as_of=run.as_of, preview=run.mode == "preview")
     shard_no, last_id, done = _shard_totals(engine, run.id)
@@ -212,7 +288,7 @@ def rescan(
     if judge_processes is None:
         left = subscribers_total - progress.subscribers_done
         judge_processes = default_workers() if left >= JUDGE_POOL_MIN_SUBSCRIBERS else 0
-    run = _mark(engine, run, status="running", resumed=resume is not None)
+    run = _mark(engine, run, lease, status="running", resumed=resumed)
     if on_start:
         on_start(run, progress)
     own_executor = executor is None
@@ -227,6 +303,7 @@ def rescan(
     def write(shard: ShardInfo, judged: JudgedPage, page: Page | None = None) -> None:
         nonlocal last_commit
         with engine.begin() as conn:
+            lease.renew(conn)  # a run whose lease was taken over writes nothing more
             # A shard's seconds run from the commit before it, so they add up to the run's busy time.
             written = write_page(conn, settings.run_id, shard, judged, time.perf_counter() - last_commit, page)
         last_commit = time.perf_counter()
@@ -241,6 +318,7 @@ def rescan(
 
     def run_here(shard: int, after_id: int, last_id: int | None = None) -> int | None:
         """Read, measure, judge and write one page in this process; its last subscriber id, None at the end."""
+        lease.check()
         with engine.connect() as conn:
             page = read_page(conn, shard, after_id, page_size, rehash, recent, last_subscriber_id=last_id)
         if page is None:
@@ -274,9 +352,12 @@ def rescan(
                     commit_first()
             while pending:
                 commit_first()
-        return _mark(engine, run, status="finished")
+        return _mark(engine, run, lease, status="finished")
+    except LeaseLost:
+        raise  # the run is another process's now: its status is not this one's to set
     except BaseException:
-        _mark(engine, run, status="interrupted")
+        with suppress(LeaseLost):
+            _mark(engine, run, lease, status="interrupted")
         raise
     finally:
         if readers is not None:
@@ -285,8 +366,15 @@ def rescan(
             pool.close()
 
 
-def _mark(engine: Engine, run: ScanRun, status: str, resumed: bool = False) -> ScanRun:
+def _mark(engine: Engine, run: ScanRun, lease: Lease, status: str, resumed: bool = False) -> ScanRun:
+    """Record the run's status (and a resume); a finished or interrupted run gives its lease back in the
+    same transaction."""
+    if status != "running":
+        lease.stop_heartbeat()
     with Session(engine, expire_on_commit=False) as session:
+        lease.renew(session.connection())
+        if status != "running":
+            lease.give_back(session.connection())
         row = session.get(ScanRun, run.id)
         assert row is not None
         totals = dict(row.totals or {})
