@@ -326,7 +326,9 @@ def test_a_live_run_refuses_a_resume_and_a_second_rescan_until_it_is_killed(tmp_
     (tmp_path / "base.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'realname.db'}"
     engine = db.open_engine(url)
-    assert import_file(engine, tmp_path / "base.csv", today=TODAY).committed
+    assert import_file(
+        engine, tmp_path / "base.csv", today=TODAY, photo_roots=[str(faces_dir), str(tmp_path)]
+    ).committed
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     common = ["--database", url, "--workers", "1"]
     # Its own session, so that kill -9 reaches its worker too (blocked on the pipe, it would outlive it).
