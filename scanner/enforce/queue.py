@@ -40,8 +40,8 @@ from notices.queue import (
     require_gateway_id,
 )
 from notices.settings import Enforcement
-from scanner.models import utcnow
 from scanner.tables import NOTICE, SUBSCRIBER
+from scanner.utctime import utcnow
 
 
 def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
