@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +47,9 @@ def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -
     """Insert the drafts whose dedup key is new; returns how many were inserted."""
     if not drafts:
         return 0
+    # Each dialect's INSERT ... ON CONFLICT, loaded here: the queue commands never enqueue.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     rows = [{**d.__dict__, "status": NoticeStatus.QUEUED.value, "attempts": 0, "created_at": now} for d in drafts]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(NOTICE.c.id)
