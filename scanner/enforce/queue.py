@@ -30,6 +30,7 @@ from notices.queue import (
     NoticeDraft,
     NoticeStatus,
     QueueError,
+    QueueRules,
     check_ack,
     check_nack,
     claim_lease,
@@ -38,7 +39,6 @@ from notices.queue import (
     receipt_effect,
     require_gateway_id,
 )
-from notices.settings import Enforcement
 from scanner.tables import NOTICE, SUBSCRIBER
 from scanner.utctime import utcnow
 
@@ -59,7 +59,7 @@ def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -
 class SqlNoticeQueue:
     """``notices.queue.NoticeQueue`` on SQLite or PostgreSQL. Every call is one short transaction."""
 
-    def __init__(self, engine: Engine, enforcement: Enforcement) -> None:
+    def __init__(self, engine: Engine, enforcement: QueueRules) -> None:
         self.engine = engine
         self.enforcement = enforcement
 
