@@ -13,6 +13,7 @@ or ``REALNAME_DEBUG``, shell completion) is left to Typer, which then answers as
 from __future__ import annotations
 
 import errno
+import gc
 import inspect
 import os
 import sys
@@ -155,7 +156,7 @@ def run(call: Call) -> None:
     try:
         call.command(**call.kwargs)
     except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
+        code = exc.exit_code
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except OSError as exc:
@@ -163,6 +164,22 @@ def run(call: Call) -> None:
             raise
         sys.stdout, sys.stderr = _Quiet(sys.stdout), _Quiet(sys.stderr)
         raise SystemExit(1) from None
+    else:
+        code = 0
+    _wind_up()
+    if code:
+        raise SystemExit(code)
+
+
+def _wind_up() -> None:
+    """Close the database connections the command opened, then freeze every object left: the
+    interpreter's shutdown then does not walk them all (SQLAlchemy's and Typer's, from their imports),
+    which was about a quarter of a queue command's time. A queue command writes only to the database
+    and to standard output and error, which are flushed at exit whatever the collector does."""
+    db = sys.modules.get("scanner.db")
+    if db is not None:
+        db.dispose_engines()
+    gc.freeze()
 
 
 class _Quiet:

@@ -4,10 +4,12 @@ would call them with, and every command line the quick path does not read goes t
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from scanner import db
 from scanner.cli import app as app_module
 from scanner.cli import notices as notices_cli
 from scanner.cli import quick
@@ -27,9 +30,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def plain_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("REALNAME_DATABASE_URL", "REALNAME_NOW", "REALNAME_DEBUG", "_REALNAME_COMPLETE"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    gc.unfreeze()  # a quick command run here froze the test process's objects
 
 
 def _typer_call(args: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -146,6 +151,7 @@ def test_main_answers_the_same_on_both_paths(
     quick_ack = _main(ack, monkeypatch, capsys)
     stats = ["notices", "stats", "--now", MORNING, "--database", url]
     quick_stats = _main(stats, monkeypatch, capsys)
+    assert gc.get_freeze_count() > 0 and not db._ENGINES  # connections closed, the rest left to the exit
     monkeypatch.setattr(quick, "parse", lambda args, groups: None)  # Typer reads every command line
     monkeypatch.setattr(sys, "stdin", io.StringIO('{"id": 1, "token": "t"}\n'))
     assert _main(ack, monkeypatch, capsys) == quick_ack
