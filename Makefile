@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -24,6 +24,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock $(PACKAGE_FILES)
 	touch $@
 
 setup: $(VENV)/.synced
+
+# scanner/tables.py (the tables as SQLAlchemy Core) is generated from scanner/models.py (the working
+# tree's, run from here): run it after changing a model; a test fails until then.
+tables: setup
+	$(VENV)/bin/python -m scanner.tablegen scanner/tables.py
 
 demo: setup
 	$(VENV)/bin/realname demo

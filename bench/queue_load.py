@@ -42,9 +42,10 @@ from notices.settings import Enforcement
 from notices.window import SendWindow
 from scanner.db import dispose_engines, engine_for, open_engine, write_engine_for
 from scanner.enforce.queue import SqlNoticeQueue, enqueue
-from scanner.models import Case, Subscriber, utcnow
+from scanner.models import Case, Subscriber
 from scanner.policyfile import load_policy
 from scanner.tables import NOTICE
+from scanner.utctime import utcnow
 
 PG_URL = os.environ.get("REALNAME_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SUBSCRIBERS = 10  # the notices are spread over this many subscribers and their cases

@@ -15,16 +15,10 @@ the first stage (an agent's or account manager's call).
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class Channel(StrEnum):
-    SMS = "sms"
-    CALL = "call"  # a task for an agent
-    LETTER = "letter"
-    APP = "app"
+from notices.channels import Channel
 
 
 class _Strict(BaseModel):

@@ -24,6 +24,7 @@ from notices.queue import (
     NoticeDraft,
     NoticeStatus,
     QueueError,
+    QueueRules,
     check_ack,
     check_nack,
     claim_lease,
@@ -33,7 +34,6 @@ from notices.queue import (
     receipt_overdue,
     require_gateway_id,
 )
-from notices.settings import Enforcement
 
 
 @dataclass
@@ -70,7 +70,7 @@ class MemoryNoticeQueue:
 
     def __init__(
         self,
-        enforcement: Enforcement,
+        enforcement: QueueRules,
         holds: Sequence[Hold] = (),
         whereabouts: Mapping[int, Whereabouts] | None = None,
     ) -> None:

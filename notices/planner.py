@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from notices.cases import TERMINAL, CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
-from notices.ladder import Channel
+from notices.channels import Channel
 from notices.queue import NoticeDraft, NoticeStatus, Recipient, draft_notice
 from notices.settings import Enforcement
 

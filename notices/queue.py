@@ -17,10 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from notices.settings import Enforcement
+from notices.retry import RetryPolicy
 from notices.templates import render
+from notices.window import SendWindow
+
+if TYPE_CHECKING:
+    from notices.settings import Enforcement
 
 
 class NoticeStatus(StrEnum):
@@ -89,6 +93,22 @@ class QueueError(ValueError):
 
 class StaleClaim(QueueError):
     """The claim token does not match: the lease expired and the notice was claimed again."""
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """What a queue takes from the policy's ``[notices]`` table: the send window, the retry schedule of
+    a notice given back, the lease of a claim that names none. ``notices.settings.Enforcement`` is
+    these and the rest of the enforcement settings; the queue commands read these alone (the policy
+    is still validated in full: ``scanner.policycache``)."""
+
+    window: SendWindow
+    retry: RetryPolicy
+    lease_seconds: int
+
+    @property
+    def zone(self) -> str:
+        return self.window.zone
 
 
 # --- what goes into the queue ------------------------------------------------------------------
@@ -220,7 +240,7 @@ class ClaimedNotice:
 
 
 def claim_lease(
-    n: int, consumer: str, lease_seconds: int | None, rules: Enforcement, now: dt.datetime
+    n: int, consumer: str, lease_seconds: int | None, rules: QueueRules, now: dt.datetime
 ) -> dt.timedelta | None:
     """How long a claim made ``now`` leases its notices, or None outside the send window (nothing is
     handed out then, however overdue); refuses a claim without a count or a consumer."""
@@ -231,7 +251,7 @@ def claim_lease(
     return dt.timedelta(seconds=lease_seconds or rules.lease_seconds)
 
 
-def nack_effect(attempts: int, error: str, permanent: bool, rules: Enforcement, now: dt.datetime) -> dict[str, Any]:
+def nack_effect(attempts: int, error: str, permanent: bool, rules: QueueRules, now: dt.datetime) -> dict[str, Any]:
     """The fields a nack sets on a notice claimed ``attempts`` times: queued again after the doubling
     delay (at the next opening of the send window), or dead after its last attempt or a permanent error."""
     retry_at = rules.retry.after_failure(attempts, now, permanent)
@@ -317,7 +337,7 @@ class NoticeQueue(Protocol):
     call; ``scanner.enforce.queue.SqlNoticeQueue`` on the database, ``notices.memqueue`` in memory.
     Every ``now`` defaults to the current time."""
 
-    enforcement: Enforcement
+    enforcement: QueueRules
 
     def claim(
         self,

@@ -17,7 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from notices.ladder import DEFAULT_LADDER, Channel, Ladder
+from notices.channels import Channel
+from notices.ladder import DEFAULT_LADDER, Ladder
+from notices.queue import QueueRules
 from notices.retry import RetryPolicy
 from notices.window import SendWindow
 
@@ -75,22 +77,16 @@ class NoticeRules(_Strict):
 
 
 @dataclass(frozen=True)
-class Enforcement:
-    """Everything the enforcement side takes from a policy."""
+class Enforcement(QueueRules):
+    """Everything the enforcement side takes from a policy: the queue's rules (send window, retry
+    schedule, lease) and the ladder, the notices' link and signature, resends and fallbacks."""
 
     ladder: Ladder
-    window: SendWindow
-    retry: RetryPolicy
     link: str
     signature: str
-    lease_seconds: int
     resend_undelivered: int
     resend_after: dt.timedelta
     fallback: Mapping[Channel, Channel]
-
-    @property
-    def zone(self) -> str:
-        return self.window.zone
 
     def fallback_for(self, channel: Channel) -> Channel | None:
         return self.fallback.get(channel)

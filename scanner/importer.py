@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from scanner.models import Photo, Subscriber, utcnow
+from scanner.models import Photo, Subscriber
 from scanner.photoroots import PhotoRefError, PhotoRoots
 from scanner.records import COLUMNS, REQUIRED_COLUMNS, RowError, SubscriberRecord, validate_row
+from scanner.utctime import utcnow
 
 BATCH = 1000
 

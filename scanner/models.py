@@ -1,37 +1,16 @@
-"""Database tables. Schema changes go through Alembic (``scanner/migrations``)."""
+"""Database tables: the one description of the schema. Schema changes go through Alembic
+(``scanner/migrations``); ``scanner.tables``, the same tables as SQLAlchemy Core, is generated from
+these models (``make tables``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class UtcDateTime(TypeDecorator[dt.datetime]):
-    """An aware UTC time on every database: stored as UTC (SQLite keeps no zone, so its
-    text compares in time order) and read back aware."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("times are stored in UTC and must carry a time zone")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+from scanner.utctime import UtcDateTime, utcnow
 
 
 class Subscriber(SQLModel, table=True):
@@ -48,8 +27,8 @@ class Subscriber(SQLModel, table=True):
     segment: str = Field(default="consumer", max_length=32)
     region_code: str | None = Field(default=None, max_length=6, index=True)
     source: str = Field(default="", max_length=500)  # file it was last imported from
-    created_at: dt.datetime = Field(default_factory=utcnow)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Photo(SQLModel, table=True):
@@ -62,7 +41,7 @@ class Photo(SQLModel, table=True):
     uri: str = Field(max_length=2000)  # local path or fsspec URL, read in place
     sha256: str | None = Field(default=None, max_length=64, index=True)  # set when scanned
     size_bytes: int | None = None
-    scanned_at: dt.datetime | None = None
+    scanned_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ScanRun(SQLModel, table=True):
@@ -76,8 +55,8 @@ class ScanRun(SQLModel, table=True):
     mode: str = Field(default="enforce", max_length=16)  # enforce | preview
     as_of: dt.date  # the day ID expiry is judged against
     status: str = Field(default="running", max_length=16)  # running | finished | failed
-    started_at: dt.datetime = Field(default_factory=utcnow)
-    finished_at: dt.datetime | None = None
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     totals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # How the run was started (executor, page size, options), so `--resume` continues alike.
     options: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -108,7 +87,7 @@ class ScanShard(SQLModel, table=True):
     verdicts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     reasons: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     seconds: float
-    finished_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Measurement(SQLModel, table=True):
@@ -125,7 +104,7 @@ class Measurement(SQLModel, table=True):
     extractor_version: str = Field(max_length=100)
     values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     descriptor: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Finding(SQLModel, table=True):
@@ -141,7 +120,7 @@ class Finding(SQLModel, table=True):
     distances: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     policy_version: str = Field(max_length=100)
     preview: bool = False
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 # --- Enforcement: cases, their history, the notice queue, holds and the audit trail. ---

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks.policy import Policy, PolicyError, parse_policy
-from notices.settings import Enforcement, EnforcementError, parse_enforcement
+if TYPE_CHECKING:  # loaded with the first policy validated (pydantic and the policy's models)
+    from checks.policy import Policy
+    from notices.queue import QueueRules
+    from notices.settings import Enforcement
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "default.toml"
 
@@ -23,6 +25,11 @@ class LoadedPolicy:
 
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     """Load and validate a policy file; errors name the file and the key."""
+    import tomllib
+
+    from checks.policy import PolicyError, parse_policy
+    from notices.settings import EnforcementError, parse_enforcement
+
     file = Path(path) if path is not None else DEFAULT_POLICY
     try:
         raw = file.read_bytes()
@@ -41,3 +48,21 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     except (PolicyError, EnforcementError) as exc:
         raise PolicyError(f"{file}: {exc}") from None
     return LoadedPolicy(policy, str(file), hashlib.sha256(raw).hexdigest(), enforcement)
+
+
+def load_queue_rules(path: str | Path | None = None) -> QueueRules:
+    """The queue's rules (send window, retry schedule, lease) of a policy file. A file whose bytes
+    this installation has validated in full before is read from ``scanner.policycache``; any other
+    is validated in full first (``load_policy``: a mistake anywhere in it is reported the same way)."""
+    from scanner import policycache
+
+    file = Path(path) if path is not None else DEFAULT_POLICY
+    try:
+        known = policycache.recall(hashlib.sha256(file.read_bytes()).hexdigest())
+    except OSError:
+        known = None  # load_policy says why the file cannot be read
+    if known is not None:
+        return known
+    loaded = load_policy(file)
+    policycache.remember(loaded.sha256, loaded.enforcement)
+    return loaded.enforcement

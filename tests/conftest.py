@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{package.__name__} was imported from the working tree ({location}), not from the installed "
                 "package: run the tests with `make test` (or .venv/bin/pytest after `make setup`)"
             )
+    # The policies validated in full are remembered in a folder of the run's own (commands started by
+    # the tests inherit it), never in the user's cache.
+    os.environ["REALNAME_CACHE_DIR"] = tempfile.mkdtemp(prefix="realname-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.pop("REALNAME_CACHE_DIR", ""), ignore_errors=True)
 
 
 def faces_root() -> Path:

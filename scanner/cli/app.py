@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli import admin, enforce, holds, notices, report, scan, suspensions
+from scanner.cli import admin, enforce, holds, notices, quick, report, scan, suspensions
 
 app = typer.Typer(
     name="realname",
@@ -56,9 +56,14 @@ DEBUG = False
 
 def main() -> None:
     """The ``realname`` program: a database error ends it with a short, masked message (exit 2), never
-    with the statement's parameters; ``--debug`` adds the traceback, masked too."""
+    with the statement's parameters; ``--debug`` adds the traceback, masked too. The queue commands
+    the SMS system runs in a loop start without Typer's option parsing when they can (``quick``)."""
     try:
-        app()
+        call = quick.parse(sys.argv[1:], {"notices": notices.notices_app})
+        if call is None:
+            app()
+        else:
+            quick.run(call)
     except Exception as exc:
         if not _from_the_database(exc):
             raise

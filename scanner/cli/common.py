@@ -14,7 +14,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
@@ -25,6 +25,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from notices.queue import QueueRules
     from scanner.policyfile import LoadedPolicy
 
 
@@ -84,16 +85,36 @@ def login() -> str:
         return ""
 
 
+@contextmanager
+def _policy_errors() -> Iterator[None]:
+    """A bad policy file ends the command with its error, which names the file and the key (the
+    error's type is looked up only once there is an error: it comes with pydantic)."""
+    try:
+        yield
+    except Exception as exc:
+        from checks.policy import PolicyError
+
+        if isinstance(exc, PolicyError):
+            raise fail(str(exc)) from None
+        raise
+
+
 def loaded_policy(policy: Path | None) -> LoadedPolicy:
-    """The policy file given (the bundled default without one); a bad file ends the command with
-    its error, which names the file and the key."""
-    from checks.policy import PolicyError
+    """The policy file given (the bundled default without one), validated."""
     from scanner.policyfile import load_policy
 
-    try:
+    with _policy_errors():
         return load_policy(policy)
-    except PolicyError as exc:
-        raise fail(str(exc)) from None
+
+
+def queue_rules(policy: Path | None) -> QueueRules:
+    """The queue's rules (send window, retry schedule, lease) of the policy file given (the bundled
+    default without one): the whole file is validated unless this installation already validated
+    these very bytes (``scanner.policycache``)."""
+    from scanner.policyfile import load_queue_rules
+
+    with _policy_errors():
+        return load_queue_rules(policy)
 
 
 def parse_time(value: str, zone: str, *, end_of_day: bool = False) -> dt.datetime:
@@ -118,7 +139,7 @@ def moment(value: str | None, zone: str | None = None, *, end_of_day: bool = Fal
     if not value:
         return dt.datetime.now(dt.UTC)
     try:
-        return parse_time(value, zone or loaded_policy(None).enforcement.zone, end_of_day=end_of_day)
+        return parse_time(value, zone or queue_rules(None).zone, end_of_day=end_of_day)
     except ValueError as exc:
         raise fail(str(exc)) from None
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from notices.ladder import Channel
+from notices.channels import Channel
 from notices.queue import NoticeQueue
 from scanner.cli.common import (
     DatabaseOpt,
@@ -20,10 +20,10 @@ from scanner.cli.common import (
     PolicyOpt,
     emit,
     json_requests,
-    loaded_policy,
     login,
     moment,
     parse_time,
+    queue_rules,
     write_engine,
 )
 
@@ -39,7 +39,7 @@ def _queue(policy: Path | None, database: str | None) -> NoticeQueue:
     """The queue the commands answer from: the database's (the unit tests put an in-memory one here)."""
     from scanner.enforce.queue import SqlNoticeQueue
 
-    return SqlNoticeQueue(write_engine(database), loaded_policy(policy).enforcement)
+    return SqlNoticeQueue(write_engine(database), queue_rules(policy))
 
 
 @notices_app.command("claim")

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from checks.idcard import age_years, measure_id_number
 from notices.cases import CaseEvent, CaseState, opened, opening_record
+from notices.channels import Channel
 from notices.holds import Hold, holding
-from notices.ladder import Channel
 from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, Recipient
 from notices.settings import Enforcement

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,6 +30,7 @@ from notices.queue import (
     NoticeDraft,
     NoticeStatus,
     QueueError,
+    QueueRules,
     check_ack,
     check_nack,
     claim_lease,
@@ -39,15 +39,17 @@ from notices.queue import (
     receipt_effect,
     require_gateway_id,
 )
-from notices.settings import Enforcement
-from scanner.models import utcnow
 from scanner.tables import NOTICE, SUBSCRIBER
+from scanner.utctime import utcnow
 
 
 def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
     """Insert the drafts whose dedup key is new; returns how many were inserted."""
     if not drafts:
         return 0
+    # Each dialect's INSERT ... ON CONFLICT, loaded here: the queue commands never enqueue.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     rows = [{**d.__dict__, "status": NoticeStatus.QUEUED.value, "attempts": 0, "created_at": now} for d in drafts]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(NOTICE.c.id)
@@ -57,7 +59,7 @@ def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -
 class SqlNoticeQueue:
     """``notices.queue.NoticeQueue`` on SQLite or PostgreSQL. Every call is one short transaction."""
 
-    def __init__(self, engine: Engine, enforcement: Enforcement) -> None:
+    def __init__(self, engine: Engine, enforcement: QueueRules) -> None:
         self.engine = engine
         self.enforcement = enforcement
 

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine, Row
 
-from scanner.models import utcnow
 from scanner.tables import SCAN_RUN
+from scanner.utctime import utcnow
 
 LEASE_TTL = dt.timedelta(seconds=60)
 HEARTBEAT_EVERY_S = 15.0

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from checks.judge import Verdict
-from scanner.models import ScanRun, utcnow
+from scanner.models import ScanRun
 from scanner.policyfile import LoadedPolicy, load_policy
 from scanner.scan.executors import Executor, default_workers, make_executor
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
@@ -42,6 +42,7 @@ from scanner.scan.shards import (
     write_page,
 )
 from scanner.tables import PHOTO, SCAN_RUN, SCAN_SHARD, SUBSCRIBER
+from scanner.utctime import utcnow
 
 PAGE_SIZE = 1000
 PHOTO_TIMEOUT_S = 120.0

@@ -27,11 +27,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from checks.photo import EXTRACTOR_VERSION
-from scanner.models import utcnow
 from scanner.scan.executors import Executor
 from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
 from scanner.tables import FINDING, MEASUREMENT, PHOTO, SCAN_SHARD, SUBSCRIBER
+from scanner.utctime import utcnow
 
 
 @dataclass

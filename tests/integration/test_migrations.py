@@ -1,4 +1,5 @@
-"""The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+"""The Alembic migrations build exactly the schema the models (and the Core tables generated from
+them) describe, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from scanner import db
+from scanner import db, tables
 
 TABLES = {
     "subscriber",
@@ -35,8 +36,11 @@ def test_upgrade_creates_every_table_and_matches_models(any_url: str) -> None:
     db.upgrade(any_url)
     assert _tables(any_url) == TABLES
     with db.engine_for(any_url).connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+        core_diff = compare_metadata(context, tables.METADATA)
     assert diff == [], f"models and migrations disagree: {diff}"
+    assert core_diff == [], f"scanner.tables and migrations disagree: {core_diff}"
 
 
 def test_upgrade_is_idempotent_and_downgrade_removes_everything(any_url: str) -> None:

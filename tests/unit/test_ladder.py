@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from notices.ladder import DEFAULT_LADDER, Channel, Ladder, Stage
+from notices.channels import Channel
+from notices.ladder import DEFAULT_LADDER, Ladder, Stage
 
 OPENED = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 

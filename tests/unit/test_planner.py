@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from notices.cases import CaseEvent, CaseState, CaseStatus
-from notices.ladder import DEFAULT_LADDER, Channel
+from notices.channels import Channel
+from notices.ladder import DEFAULT_LADDER
 from notices.memqueue import MemoryNoticeQueue, StoredNotice
 from notices.planner import CaseView, NoticeView, deadline, plan
 from notices.queue import NoticeStatus, Recipient
