@@ -34,6 +34,12 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+class Breakdown(StrEnum):
+    """How `calibrate --by` splits its rates."""
+
+    SOURCE = "source"
+
+
 DatabaseOpt = Annotated[
     Optional[str],  # noqa: UP045 (typer needs Optional here)
     typer.Option(

@@ -74,6 +74,37 @@ def _rate(share: dict[str, Any] | None) -> str:
     return f"{share['rate']:.1%} ({share['count']}/{share['n']})"
 
 
+def _rate_ci(share: dict[str, Any]) -> str:
+    lo, hi = share.get("ci95") or (None, None)
+    return _rate(share) + ("" if lo is None else f" [{lo:.1%}, {hi:.1%}]")
+
+
+def calibration_by_source(summary: dict[str, Any]) -> Table:
+    """Every photo rate per source repository, with its 95% Wilson interval."""
+    table = Table(title="Per source (95% Wilson intervals)", show_edge=False)
+    for column in ("source", "figure", "rate (count/n) [95% interval]"):
+        table.add_column(column, justify="right" if column.startswith("rate") else "left")
+    for source, figures in summary["by_source"].items():
+        rows = [
+            ("face found, clear photos", figures["face_found_clear"]),
+            ("clear photos wrongly flagged", figures["clear_wrongly_flagged"]),
+            *(
+                (f"{name}: {' or '.join(g['expected_reasons'])}", g["flagged"])
+                for name, g in figures["attributes"].items()
+            ),
+            *(
+                (f"variant {name}: {' or '.join(g['expected_reasons'])}", g["flagged"])
+                for name, g in figures["variants"].items()
+            ),
+        ]
+        for figure, share in rows:
+            if share["n"]:
+                table.add_row(plain(source), figure, _rate_ci(share))
+                source = ""  # named once per group of rows
+        table.add_section()
+    return table
+
+
 def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table]:
     """Rich tables for a calibration summary (see ``scanner.scan.calibrate``)."""
     head = Table(title=f"Calibration under policy {policy_label}", show_edge=False)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from scanner.cli.common import (
+    Breakdown,
     DatabaseOpt,
     FormatOpt,
     OutputFormat,
@@ -253,12 +254,16 @@ def calibrate_command(
         str, typer.Option("--pairs-from", help="Face-match pairs use photos whose path starts with this.")
     ] = "identities/",
     workers: WorkersOpt = None,
+    by: Annotated[
+        Optional[Breakdown],  # noqa: UP045
+        typer.Option("--by", help="Also print every rate per source repository, with 95% Wilson intervals."),
+    ] = None,
 ) -> None:
     """Measure a policy's error rates on a labelled photo set (and derived variants) before using it."""
     from rich.progress import Progress
 
     from scanner.cli.console import console, err_console
-    from scanner.cli.console_scan import calibration_tables
+    from scanner.cli.console_scan import calibration_by_source, calibration_tables
     from scanner.scan.calibrate import CalibrationError, calibrate, to_json
     from scanner.scan.executors import make_executor
     from scanner.scan.report import write_json
@@ -285,3 +290,5 @@ def calibrate_command(
         return
     for table in calibration_tables(result.summary, f"{loaded.policy.name} {loaded.policy.version}"):
         console.print(table)
+    if by is Breakdown.SOURCE:
+        console.print(calibration_by_source(result.summary))

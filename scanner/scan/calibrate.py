@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ class LabelledPhoto:
     file: str
     identity: str
     attributes: frozenset[str]
+    source: str = ""  # the manifest's source_repo: where the photo comes from
 
 
 @dataclass
@@ -110,6 +112,7 @@ def read_manifest(faces: Path) -> list[LabelledPhoto]:
                 file=row["file"],
                 identity=(row["identity"] or "").strip(),
                 attributes=frozenset(a.strip() for a in (row["attributes"] or "").split(";") if a.strip()),
+                source=(row.get("source_repo") or "").strip(),
             )
             for row in reader
         ]
@@ -121,10 +124,21 @@ def _result(photo: LabelledPhoto, variant: str | None, outcome: PhotoOutcome, po
     return PhotoResult(photo, variant, measurement, outcome.error, judged.verdict.value, judged.codes)
 
 
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a rate of ``k`` in ``n`` (95% with the default ``z``)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def _share(results: list[PhotoResult], pred: Callable[[PhotoResult], bool]) -> dict[str, Any]:
     n = len(results)
     k = sum(1 for r in results if pred(r))
-    return {"n": n, "count": k, "rate": round(k / n, 4) if n else None}
+    lo, hi = wilson_interval(k, n)
+    return {"n": n, "count": k, "rate": round(k / n, 4) if n else None, "ci95": [round(lo, 4), round(hi, 4)]}
 
 
 def _has_any(codes: tuple[str, ...]) -> Callable[[PhotoResult], bool]:
@@ -210,10 +224,11 @@ def _copies(cal: Calibration, policy: Policy) -> dict[str, Any]:
     return out
 
 
-def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, Any]:
-    originals = [r for r in cal.results if r.variant is None]
+def _photo_figures(results: list[PhotoResult]) -> dict[str, Any]:
+    """The per-photo rates of ``results`` (originals and their derived variants)."""
+    originals = [r for r in results if r.variant is None]
     clear = [r for r in originals if r.photo.attributes == {"clear"}]
-    summary: dict[str, Any] = {
+    figures: dict[str, Any] = {
         "photos": len(originals),
         "unreadable": sum(1 for r in originals if r.measurement is None),
         "face_found_clear": _share(clear, lambda r: r.face_found),
@@ -225,11 +240,22 @@ def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, A
     for attribute, wanted in ATTRIBUTE_REASONS.items():
         rows = [r for r in originals if attribute in r.photo.attributes]
         if rows:
-            summary["attributes"][attribute] = _group(rows, wanted)
+            figures["attributes"][attribute] = _group(rows, wanted)
     for name, (_kind, _param, wanted) in VARIANT_SPECS.items():
-        rows = [r for r in cal.results if r.variant == name]
+        rows = [r for r in results if r.variant == name]
         if rows:
-            summary["variants"][name] = _group(rows, wanted)
+            figures["variants"][name] = _group(rows, wanted)
+    return figures
+
+
+def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, Any]:
+    summary = _photo_figures(cal.results)
+    # The same rates per source repository: a rule that holds on one source and fails on another shows here.
+    sources = sorted({r.photo.source for r in cal.results})
+    summary["by_source"] = {
+        source or "(unknown)": _photo_figures([r for r in cal.results if r.photo.source == source])
+        for source in sources
+    }
     genuine = np.array([p["distance"] for p in cal.pairs if p["genuine"]])
     impostor = np.array([p["distance"] for p in cal.pairs if not p["genuine"]])
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from scanner.cli.app import app
 from scanner.policyfile import load_policy
-from scanner.scan.calibrate import VARIANT_SPECS, calibrate
+from scanner.scan.calibrate import VARIANT_SPECS, calibrate, wilson_interval
 from scanner.scan.executors import InProcess
 
 pytestmark = [pytest.mark.faces, pytest.mark.slow]
@@ -33,10 +33,11 @@ def subset(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Path:
         (root / r["file"]).parent.mkdir(parents=True, exist_ok=True)
         (root / r["file"]).symlink_to(faces_dir / r["file"])
     with (root / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["file", "identity", "attributes", "license"])
+        columns = ["file", "source_repo", "identity", "attributes", "license"]
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for r in chosen:
-            writer.writerow({k: r[k] for k in ("file", "identity", "attributes", "license")})
+            writer.writerow({k: r[k] for k in columns})
     return root
 
 
@@ -58,6 +59,18 @@ def test_rates_pairs_and_variants(subset: Path) -> None:
         assert s["variants"][name]["flagged"]["n"] == found
     assert s["variants"]["darkened"]["flagged"]["rate"] == 1.0
     assert s["variants"]["blur_strong"]["not_passed"]["rate"] >= 0.9
+
+    # The same rates per source repository, each with its 95% Wilson interval around it.
+    sources = {r.photo.source for r in originals}
+    assert len(sources) >= 2 and "" not in sources
+    assert set(s["by_source"]) == sources
+    assert sum(f["photos"] for f in s["by_source"].values()) == s["photos"]
+    assert sum(f["face_found_clear"]["n"] for f in s["by_source"].values()) == s["face_found_clear"]["n"]
+    for figures in [s, *s["by_source"].values()]:
+        for share in (figures["face_found_clear"], *(g["flagged"] for g in figures["attributes"].values())):
+            if share["n"]:
+                lo, hi = share["ci95"]
+                assert lo <= share["rate"] <= hi and hi - lo > 0
 
     # Pairs: every two identity photos with a descriptor, genuine when the identity is the same.
     with_descriptor = [r for r in originals if r.photo.file.startswith("identities/") and r.face_found]
@@ -90,9 +103,19 @@ def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> No
             assert "descriptor" not in photo["measurements"]
     assert all({"a", "b", "distance", "band", "genuine"} <= p.keys() for p in data["pairs"])
 
-    text = CliRunner().invoke(app, ["calibrate", "--faces", str(subset), "--workers", "1"])
+    text = CliRunner().invoke(app, ["calibrate", "--faces", str(subset), "--workers", "1", "--by", "source"])
     assert text.exit_code == 0, text.output
     assert "face found, clear photos" in text.output and "impostor" in text.output
+    assert "Per source (95% Wilson intervals)" in text.output and "ageitgey/face_recognition" in text.output
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (95, 100, 0.8882, 0.9785), (3, 3, 0.4385, 1.0)],
+)
+def test_wilson_intervals_are_the_textbook_ones(k: int, n: int, low: float, high: float) -> None:
+    lo, hi = wilson_interval(k, n)
+    assert (round(lo, 4), round(hi, 4)) == (low, high)
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
