@@ -89,15 +89,17 @@ def face_set_rates(faces: Path, workers: int) -> None:
     for (ia, ea), (ib, eb) in itertools.combinations(enc, 2):
         (genuine if ia == ib else impostor).append(float(np.linalg.norm(ea - eb)))
     g, m = np.array(genuine), np.array(impostor)
-    match = load_policy().policy.checks.match
+    match = load_policy().policy.checks.match.dlib
     print(f"  face match on identities/: {len(g)} genuine pairs, {len(m)} impostor pairs")
     for t in (0.35, 0.40, 0.45, 0.50, 0.55, 0.60):
         print(
             f"    distance <= {t:.2f}: genuine accepted {np.mean(g <= t):.3f}, impostor accepted {np.mean(m <= t):.4f}"
         )
+    if match is None:
+        return
     lo, hi = match.match_max_distance, match.mismatch_above_distance
     print(
-        f"  default bands (match <= {lo}, mismatch > {hi}): genuine match {np.mean(g <= lo):.3f} / "
+        f"  dlib bands of the default policy (match <= {lo}, mismatch > {hi}): genuine match {np.mean(g <= lo):.3f} / "
         f"review {np.mean((g > lo) & (g <= hi)):.3f} / mismatch {np.mean(g > hi):.3f}; "
         f"impostor match {np.mean(m <= lo):.4f} / review {np.mean((m > lo) & (m <= hi)):.4f} "
         f"/ mismatch {np.mean(m > hi):.4f}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from checks.face import face_distance
+from checks.face import decode_feature, face_cosine, face_distance, fused_score
 from checks.idcard import IdNumberMeasurement
 from checks.likeness import likeness
 from checks.photo import PhotoMeasurement
@@ -176,7 +176,7 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
 
 
 def _copy_evidence(
-    pa: PhotoInput | None, pb: PhotoInput | None, a: str, b: str, distance: float, rules: MatchRules
+    pa: PhotoInput | None, pb: PhotoInput | None, a: str, b: str, distance: float, rules: MatchRules, score: str
 ) -> dict[str, Any] | None:
     """Evidence that photo ``b`` was made from photo ``a`` (copied, re-encoded, resized, cropped)
     rather than taken anew; None if it was not, or if either face has no signature."""
@@ -191,53 +191,120 @@ def _copy_evidence(
         "threshold": rules.copy_min_likeness,
         "comparison": ">=",
         "detail": f"the {b} photo is the {a} photo again (re-saved, resized or cropped), not a new capture; "
-        f"face distance {distance:.4f}",
+        f"face distance {distance:.4f}" + score,
     }
+
+
+# The score each model's bands judge: its measure's name, and whether a larger value is more alike.
+MATCH_MEASURES: dict[str, tuple[str, bool]] = {
+    "sface": ("face_cosine", True),
+    "dlib": ("face_distance", False),
+    "fused": ("face_fused", True),
+}
+
+
+def match_score(model: str, a: PhotoMeasurement, b: PhotoMeasurement) -> float | None:
+    """``model``'s score of two measured faces; None when either lacks what it needs."""
+    if model == "dlib":
+        if a.descriptor is None or b.descriptor is None:
+            return None
+        return face_distance(a.descriptor, b.descriptor)
+    if a.sface_feature is None or b.sface_feature is None:
+        return None
+    cosine = face_cosine(decode_feature(a.sface_feature), decode_feature(b.sface_feature))
+    if model == "sface":
+        return cosine
+    if a.descriptor is None or b.descriptor is None:
+        return None
+    return fused_score(cosine, face_distance(a.descriptor, b.descriptor))
+
+
+def match_bands(rules: MatchRules, model: str | None = None) -> tuple[float, float] | None:
+    """(match, mismatch) thresholds of ``model`` (the policy's by default); None if the policy has none."""
+    chosen = model or rules.model
+    if chosen == "dlib":
+        return None if rules.dlib is None else (rules.dlib.match_max_distance, rules.dlib.mismatch_above_distance)
+    if chosen == "sface":
+        return None if rules.sface is None else (rules.sface.match_min_cosine, rules.sface.mismatch_below_cosine)
+    return None if rules.fused is None else (rules.fused.match_min_score, rules.fused.mismatch_below_score)
+
+
+def match_band(model: str, score: float, bands: tuple[float, float]) -> str:
+    """``match``, ``review`` or ``mismatch`` for ``model``'s ``score`` under ``bands`` (match, mismatch)."""
+    match, mismatch = bands
+    if MATCH_MEASURES[model][1]:
+        return "match" if score >= match else ("review" if score >= mismatch else "mismatch")
+    return "match" if score <= match else ("review" if score <= mismatch else "mismatch")
 
 
 def _match_reasons(
     photos: Mapping[str, PhotoInput], policy: Policy
 ) -> tuple[list[tuple[ReasonCode, dict[str, Any]]], dict[str, float]]:
     rules = policy.checks.match
+    model = rules.model
+    measure, larger_is_alike = MATCH_MEASURES[model]
+    bands = match_bands(rules)
+    assert bands is not None  # the policy's validation requires the chosen model's bands
+    match, mismatch = bands
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
     distances: dict[str, float] = {}
     for a, b in rules.compare:
         pa, pb = photos.get(a), photos.get(b)
-        da = pa.measurement.descriptor if pa and pa.measurement else None
-        db = pb.measurement.descriptor if pb and pb.measurement else None
-        if da is None or db is None:
+        ma = pa.measurement if pa else None
+        mb = pb.measurement if pb else None
+        if ma is None or mb is None or ma.descriptor is None or mb.descriptor is None:
             continue  # the missing or faceless photo has its own reason already
-        distance = face_distance(da, db)
+        distance = face_distance(ma.descriptor, mb.descriptor)
         pair = f"{a}~{b}"
         distances[pair] = round(distance, 4)
-        copied = _copy_evidence(pa, pb, a, b, distance, rules)
+        score = distance if model == "dlib" else match_score(model, ma, mb)
+        also = "" if model == "dlib" or score is None else f", {measure} {score:.4f}"
+        copied = _copy_evidence(pa, pb, a, b, distance, rules, also)
         if copied:
             out.append((ReasonCode.LIVE_IS_COPY, {"photo_kind": pair, **copied}))
-        elif distance > rules.mismatch_above_distance:
-            out.append(
-                (
-                    ReasonCode.FACE_MISMATCH,
-                    {
-                        "photo_kind": pair,
-                        "measure": "face_distance",
-                        "value": round(distance, 4),
-                        "threshold": rules.mismatch_above_distance,
-                        "comparison": ">",
-                    },
-                )
-            )
-        elif distance > rules.match_max_distance:
+            continue
+        if score is None:
+            # A face the recognizer could not place its landmarks on: no score, so no verdict on the match.
+            missing = a if ma.sface_feature is None else b
             out.append(
                 (
                     ReasonCode.FACE_MATCH_UNCERTAIN,
                     {
                         "photo_kind": pair,
-                        "measure": "face_distance",
-                        "value": round(distance, 4),
-                        "threshold": rules.match_max_distance,
-                        "comparison": ">",
-                        "detail": f"between {rules.match_max_distance} and {rules.mismatch_above_distance}: "
+                        "measure": measure,
+                        "detail": f"{model}: no face features on the {missing} photo (no landmarks placed); "
                         "a person decides",
+                    },
+                )
+            )
+            continue
+        band = match_band(model, score, bands)
+        worse = "<" if larger_is_alike else ">"
+        if band == "mismatch":
+            out.append(
+                (
+                    ReasonCode.FACE_MISMATCH,
+                    {
+                        "photo_kind": pair,
+                        "measure": measure,
+                        "value": round(score, 4),
+                        "threshold": mismatch,
+                        "comparison": worse,
+                        "detail": f"model {model}",
+                    },
+                )
+            )
+        elif band == "review":
+            out.append(
+                (
+                    ReasonCode.FACE_MATCH_UNCERTAIN,
+                    {
+                        "photo_kind": pair,
+                        "measure": measure,
+                        "value": round(score, 4),
+                        "threshold": match,
+                        "comparison": worse,
+                        "detail": f"model {model}: between {match} and {mismatch}: a person decides",
                     },
                 )
             )

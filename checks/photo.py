@@ -27,8 +27,15 @@ from checks import likeness, occlusion, quality
 # occlusion. Clarity and occlusion are measured where the faces part says the
 # face is, so a new faces version recomputes everything, while a new clarity
 # or occlusion version recomputes only that part (see ``reusable_parts``).
+# The faces part's version is its geometry (detection and landmarks, which the
+# other parts are measured from) and its descriptors: a measurement whose
+# geometry is current but whose descriptors are not (a new recognizer) has its
+# faces part measured again and keeps the other parts when the face box and
+# landmarks come out the same.
+FACES_GEOMETRY_VERSION = f"photo-10/{face_adapter.FACE_ADAPTER_VERSION}"
+FACES_DESCRIPTORS_VERSION = face_adapter.SFACE_VERSION
 EXTRACTOR_PARTS: dict[str, str] = {
-    "faces": f"photo-10/{face_adapter.FACE_ADAPTER_VERSION}",
+    "faces": f"{FACES_GEOMETRY_VERSION}+{FACES_DESCRIPTORS_VERSION}",
     "clarity": quality.QUALITY_VERSION,
     "occlusion": occlusion.OCCLUSION_VERSION,
     "likeness": likeness.LIKENESS_VERSION,
@@ -55,9 +62,14 @@ EXTRACTOR_VERSION = compose_version(EXTRACTOR_PARTS)
 def reusable_parts(version: str) -> frozenset[str]:
     """Parts of a measurement made by extractor ``version`` that the current extractor would measure alike."""
     old = split_version(version)
-    if old.get("faces") != EXTRACTOR_PARTS["faces"]:
+    old_faces = old.get("faces", "")
+    if old_faces.partition("+")[0] != FACES_GEOMETRY_VERSION:
         return frozenset()
     return frozenset(name for name, current in EXTRACTOR_PARTS.items() if old.get(name) == current)
+
+
+def _same_geometry(a: PhotoMeasurement, b: PhotoMeasurement) -> bool:
+    return (a.face_count, a.face_box, a.landmarks) == (b.face_count, b.face_box, b.landmarks)
 
 
 # YuNet looks at the photo at these sizes (longest side of the padded copy), in
@@ -272,6 +284,8 @@ class PhotoMeasurement:
     # The face aligned on its eyes, shrunk to a small grey square (``checks.likeness``).
     face_signature: str | None = None
     descriptor: tuple[float, ...] | None = None
+    # SFace's feature (unit length), base64 of 128 float32 (``checks.face.encode_feature``).
+    sface_feature: str | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
 
@@ -302,6 +316,7 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "landmarks",
         "inter_eye_px",
         "descriptor",
+        "sface_feature",
     ),
     "clarity": ("sharpness", "mean_luma", "dark_share", "bright_share", "photo_sharpness"),
     "occlusion": (
@@ -332,15 +347,21 @@ def measure_photo(
 
     ``reuse``: an earlier measurement of the same photo whose ``parts`` (see
     ``reusable_parts``) are still current; those are taken from it, the rest
-    measured. Without the faces part everything is measured.
+    measured. Without the faces part, the faces are measured again, and the
+    other parts are kept only if the face box and landmarks came out the same.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
     if reuse is None or "faces" not in parts:
         found = _measure_faces(rgb)
-        parts = frozenset()
+        if reuse is None or not _same_geometry(found, reuse):
+            parts = frozenset()
     else:
         found = reuse
+    if "faces" not in parts and parts:
+        reused = reuse  # the same geometry: the other parts' fields come from the earlier measurement
+        assert reused is not None
+        found = reused.with_part("faces", found)
     grey = quality.to_grey(rgb)
     clarity = found if "clarity" in parts else _measure_clarity(grey, found)
     occluded = found if "occlusion" in parts else _measure_occlusion(rgb, found)
@@ -357,6 +378,7 @@ def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
     box = work.to_original(best)
     crop = face_crop(rgb, box)
     eyes, descriptor = face_adapter.landmarks_and_encoding(crop.pixels, crop.from_original(box))
+    feature = face_adapter.sface_feature(rgb, box)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -369,6 +391,7 @@ def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         ),
         inter_eye_px=eyes.inter_eye_px / crop.scale,
         descriptor=tuple(float(v) for v in descriptor),
+        sface_feature=None if feature is None else face_adapter.encode_feature(feature),
     )
 
 

@@ -142,26 +142,82 @@ class OcclusionRules(_Strict):
     max_head_cover_share: float = Field(ge=0, le=1)
 
 
+class DlibBands(_Strict):
+    """dlib's ResNet descriptors: Euclidean ``face_distance``, smaller is more alike."""
+
+    match_max_distance: float = Field(gt=0, lt=2)
+    mismatch_above_distance: float = Field(gt=0, lt=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> DlibBands:
+        if self.match_max_distance > self.mismatch_above_distance:
+            raise ValueError(
+                f"match_max_distance ({self.match_max_distance}) must not exceed "
+                f"mismatch_above_distance ({self.mismatch_above_distance})"
+            )
+        return self
+
+
+class SfaceBands(_Strict):
+    """SFace's features: ``face_cosine``, larger is more alike."""
+
+    match_min_cosine: float = Field(gt=-1, lt=1)
+    mismatch_below_cosine: float = Field(gt=-1, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SfaceBands:
+        if self.match_min_cosine < self.mismatch_below_cosine:
+            raise ValueError(
+                f"match_min_cosine ({self.match_min_cosine}) must not be below "
+                f"mismatch_below_cosine ({self.mismatch_below_cosine})"
+            )
+        return self
+
+
+class FusedBands(_Strict):
+    """Both models: ``face_fused`` (``checks.face.fused_score``), larger is more alike."""
+
+    match_min_score: float = Field(gt=-1, lt=1)
+    mismatch_below_score: float = Field(gt=-1, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> FusedBands:
+        if self.match_min_score < self.mismatch_below_score:
+            raise ValueError(
+                f"match_min_score ({self.match_min_score}) must not be below "
+                f"mismatch_below_score ({self.mismatch_below_score})"
+            )
+        return self
+
+
+MatchModel = Literal["sface", "dlib", "fused"]
+MATCH_MODELS: tuple[MatchModel, ...] = ("sface", "dlib", "fused")
+
+
 class MatchRules(_Strict):
-    """Face distance bands: <= match_max is a match, > mismatch_above a mismatch, between goes to review.
+    """Face match bands of the chosen ``model``: a match, a mismatch, or in between (review).
+
+    ``model`` names the recognizer whose score is judged: ``sface`` (cosine of
+    SFace features), ``dlib`` (distance of dlib's descriptors) or ``fused``
+    (both, ``checks.face.fused_score``). The table of that model's bands must be
+    written; the others may be, for ``realname calibrate`` to report on.
 
     At or above ``copy_min_likeness`` (``checks.likeness``) the two photos are one
     capture (the same file, or it re-encoded, resized or cropped), not two: a live
     photo must be taken anew.
     """
 
+    model: MatchModel
     copy_min_likeness: float = Field(gt=0, le=1)
-    match_max_distance: float = Field(gt=0, lt=2)
-    mismatch_above_distance: float = Field(gt=0, lt=2)
     compare: tuple[tuple[PhotoKind, PhotoKind], ...]
+    sface: SfaceBands | None = None
+    dlib: DlibBands | None = None
+    fused: FusedBands | None = None
 
     @model_validator(mode="after")
     def _check(self) -> MatchRules:
-        if self.match_max_distance > self.mismatch_above_distance:
-            raise ValueError(
-                f"match_max_distance ({self.match_max_distance}) must not exceed "
-                f"mismatch_above_distance ({self.mismatch_above_distance})"
-            )
+        if getattr(self, self.model) is None:
+            raise ValueError(f'model = "{self.model}" needs its bands: a [checks.match.{self.model}] table')
         for a, b in self.compare:
             if a == b:
                 raise ValueError(f"compare pair ({a}, {b}) compares a photo with itself")

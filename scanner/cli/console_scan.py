@@ -130,30 +130,57 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
             )
 
     fm = summary["face_match"]
+    judged = fm["bands"]
     bands = Table(
-        title=f"Face match ({fm['pairs_from']}): match <= {fm['match_max_distance']}, "
-        f"mismatch > {fm['mismatch_above_distance']}",
+        title=f"Face match ({fm['pairs_from']}), model {fm['model']} ({fm['measure']}): "
+        + (f"match at {judged['match']}, mismatch past {judged['mismatch']}" if judged else "no bands"),
         show_edge=False,
     )
     for column in ("pairs", "n", "match", "review", "mismatch"):
         bands.add_column(column, justify="left" if column == "pairs" else "right")
-    for label in ("genuine", "impostor"):
-        row = fm[label]
-        bands.add_row(
-            label,
-            str(row["pairs"]),
-            *(f"{row[b]:.2%}" if row[b] is not None else "-" for b in ("match", "review", "mismatch")),
-        )
+    for model, row in fm["models"].items():
+        for label in ("genuine", "impostor"):
+            got = row[label]
+            bands.add_row(
+                f"{model} {label}",
+                str(got["pairs"]),
+                *(f"{got[b]:.2%}" if got[b] is not None else "-" for b in ("match", "review", "mismatch")),
+            )
 
-    sweep = Table(title="Accept rates over thresholds", show_edge=False)
-    for column in ("distance <=", "genuine accepted", "impostor accepted"):
-        sweep.add_column(column, justify="right")
-    for row in fm["over_thresholds"]:
-        sweep.add_row(
-            f"{row['distance_at_most']:.3f}",
-            "-" if row["genuine_accept"] is None else f"{row['genuine_accept']:.3f}",
-            "-" if row["impostor_accept"] is None else f"{row['impostor_accept']:.4f}",
-        )
+    rates = Table(title="Genuine pairs accepted at an impostor accept rate (threshold)", show_edge=False)
+    for column in ("model", "pairs", "at 0.10%", "at 0.01%"):
+        rates.add_column(column, justify="left" if column in ("model", "pairs") else "right")
+
+    def at(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "-"
+        edge = "-" if row["threshold_past"] is None else f"{row['threshold_past']:.3f}"
+        return f"{row['genuine_accept']:.1%} ({edge})"
+
+    for model, row in fm["models"].items():
+        rates.add_row(model, "all", *(at(row["at_impostor_accept"][k]) for k in ("0.10%", "0.01%")))
+        for source, part in row["by_source"].items():
+            if part["genuine_pairs"] and part["impostor_pairs"]:
+                rates.add_row(
+                    "",
+                    f"{source} ({part['genuine_pairs']}/{part['impostor_pairs']})",
+                    *(at(part["at_impostor_accept"][k]) for k in ("0.10%", "0.01%")),
+                )
+
+    sweep = Table(title="Accept rates over thresholds (genuine / impostor accepted)", show_edge=False)
+    sweep.add_column("threshold", justify="right")
+    for model, row in fm["models"].items():
+        sweep.add_column(f"{model} {row['measure']} {'>=' if row['larger_is_alike'] else '<='}", justify="right")
+    by_model = {model: {r["threshold"]: r for r in row["over_thresholds"]} for model, row in fm["models"].items()}
+    for t in sorted({t for rows in by_model.values() for t in rows}):
+        cells = []
+        for model in fm["models"]:
+            r = by_model[model].get(t)
+            if r is None or r["genuine_accept"] is None or r["impostor_accept"] is None:
+                cells.append("-")
+            else:
+                cells.append(f"{r['genuine_accept']:.3f} / {r['impostor_accept']:.4f}")
+        sweep.add_row(f"{t:.3f}", *cells)
     cp = summary["copies"]
     copies = Table(title=f"LIVE_IS_COPY: face likeness >= {cp['min_likeness']}", show_edge=False)
     for column in ("pairs", "n", "flagged LIVE_IS_COPY", "likeness, extreme"):
@@ -164,7 +191,7 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
     gen = cp["genuine_pairs"]
     high = "-" if gen["highest_likeness"] is None else f"{gen['highest_likeness']:.4f} (highest)"
     copies.add_row("two captures of one person", str(gen["n"]), str(gen["flagged"]), high)
-    return [head, attrs, bands, sweep, copies]
+    return [head, attrs, bands, rates, sweep, copies]
 
 
 _VERDICT_ORDER = {"fail": 0, "review": 1, "pass": 2}

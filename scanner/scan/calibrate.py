@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from checks.judge import PhotoInput, judge_photo
+from checks.judge import MATCH_MEASURES, PhotoInput, judge_photo, match_band, match_bands, match_score
 from checks.likeness import likeness
 from checks.photo import PhotoMeasurement
-from checks.policy import Policy
+from checks.policy import MATCH_MODELS, Policy
 from scanner.scan.executors import Executor
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
 
@@ -60,7 +60,16 @@ COPY_SPECS: dict[str, tuple[str, float]] = {
     "copy_cropped": ("crop", 0.1),
     "copy_mirrored": ("mirror", 0.0),
 }
-THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(17))  # 0.30 .. 0.70
+# Thresholds of each model's accept-rate table: dlib distances 0.30 .. 0.70, cosines and fused scores 0.10 .. 0.60.
+THRESHOLDS: dict[str, tuple[float, ...]] = {
+    "dlib": tuple(round(0.30 + 0.025 * i, 3) for i in range(17)),
+    "sface": tuple(round(0.10 + 0.025 * i, 3) for i in range(21)),
+    "fused": tuple(round(0.10 + 0.025 * i, 3) for i in range(21)),
+}
+# The impostor accept rates at which each model's genuine accept is reported.
+IMPOSTOR_RATES = (0.001, 0.0001)
+# Pair sources: both photos AFDB face crops (``afdb_*`` identities, ~100 px), neither, or one of each.
+PAIR_SOURCES = ("afdb", "other", "mixed")
 
 
 class CalibrationError(Exception):
@@ -156,11 +165,9 @@ def _group(rows: list[PhotoResult], wanted: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _band(distance: float, policy: Policy) -> str:
-    rules = policy.checks.match
-    if distance <= rules.match_max_distance:
-        return "match"
-    return "review" if distance <= rules.mismatch_above_distance else "mismatch"
+def _source(a: LabelledPhoto, b: LabelledPhoto) -> str:
+    afdb = [p.file.split("/")[1].startswith("afdb_") if p.file.count("/") >= 2 else False for p in (a, b)]
+    return "afdb" if all(afdb) else ("other" if not any(afdb) else "mixed")
 
 
 def _pairs(results: list[PhotoResult], policy: Policy, prefix: str) -> list[dict[str, Any]]:
@@ -173,21 +180,108 @@ def _pairs(results: list[PhotoResult], policy: Policy, prefix: str) -> list[dict
         and r.measurement is not None
         and r.measurement.descriptor is not None
     ]
-    descriptors = np.array([r.measurement.descriptor for r in usable if r.measurement], dtype=np.float64)
+    rules = policy.checks.match
     pairs = []
     for i, j in itertools.combinations(range(len(usable)), 2):
-        distance = float(np.linalg.norm(descriptors[i] - descriptors[j]))
+        ma, mb = usable[i].measurement, usable[j].measurement
+        assert ma is not None and mb is not None
+        scores = {model: match_score(model, ma, mb) for model in MATCH_MODELS}
+        distance = scores["dlib"]
+        assert distance is not None
+        bands = {}
+        for model, score in scores.items():
+            thresholds = match_bands(rules, model)
+            bands[model] = None if score is None or thresholds is None else match_band(model, score, thresholds)
         pairs.append(
             {
                 "a": usable[i].photo.file,
                 "b": usable[j].photo.file,
                 "genuine": usable[i].photo.identity == usable[j].photo.identity,
+                "source": _source(usable[i].photo, usable[j].photo),
                 "distance": round(distance, 4),
-                "band": _band(distance, policy),
+                "cosine": None if scores["sface"] is None else round(scores["sface"], 4),
+                "fused": None if scores["fused"] is None else round(scores["fused"], 4),
+                "band": bands[rules.model],
+                "bands": bands,
                 "likeness": _likeness(usable[i], usable[j]),
             }
         )
     return pairs
+
+
+_PAIR_SCORE = {"dlib": "distance", "sface": "cosine", "fused": "fused"}
+
+
+def _accepted(model: str, values: np.ndarray[Any, Any], threshold: float) -> np.ndarray[Any, Any]:
+    return values >= threshold if MATCH_MEASURES[model][1] else values <= threshold
+
+
+def _at_impostor_rate(model: str, genuine: np.ndarray[Any, Any], impostor: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """For each of ``IMPOSTOR_RATES``: the strictest-needed threshold that accepts at most that share of
+    impostor pairs, and the share of genuine pairs it accepts."""
+    out: dict[str, Any] = {}
+    larger = MATCH_MEASURES[model][1]
+    for rate in IMPOSTOR_RATES:
+        key = f"{rate:.2%}"
+        if not len(impostor) or not len(genuine):
+            out[key] = None
+            continue
+        ranked = np.sort(impostor)[::-1] if larger else np.sort(impostor)
+        allowed = int(np.floor(rate * len(impostor)))  # impostor pairs that may be accepted
+        edge = float(ranked[allowed]) if allowed < len(ranked) else None  # the first impostor to refuse
+        share = 1.0 if edge is None else float(np.mean(genuine > edge if larger else genuine < edge))
+        out[key] = {
+            "threshold_past": None if edge is None else round(edge, 4),
+            "genuine_accept": round(share, 4),
+            "impostor_pairs": len(impostor),
+        }
+    return out
+
+
+def _model_summary(model: str, pairs: list[dict[str, Any]], policy: Policy) -> dict[str, Any]:
+    field_name = _PAIR_SCORE[model]
+    scored = [p for p in pairs if p[field_name] is not None]
+    genuine = np.array([p[field_name] for p in scored if p["genuine"]], dtype=np.float64)
+    impostor = np.array([p[field_name] for p in scored if not p["genuine"]], dtype=np.float64)
+    thresholds = match_bands(policy.checks.match, model)
+
+    def bands(label: str) -> dict[str, Any]:
+        got = [p["bands"][model] for p in scored if p["genuine"] == (label == "genuine")]
+        return {
+            "pairs": len(got),
+            **{
+                b: round(got.count(b) / len(got), 4) if got and thresholds else None
+                for b in ("match", "review", "mismatch")
+            },
+        }
+
+    by_source = {}
+    for source in PAIR_SOURCES:
+        g = np.array([p[field_name] for p in scored if p["genuine"] and p["source"] == source], dtype=np.float64)
+        i = np.array([p[field_name] for p in scored if not p["genuine"] and p["source"] == source], dtype=np.float64)
+        by_source[source] = {
+            "genuine_pairs": len(g),
+            "impostor_pairs": len(i),
+            "at_impostor_accept": _at_impostor_rate(model, g, i),
+        }
+    return {
+        "measure": MATCH_MEASURES[model][0],
+        "larger_is_alike": MATCH_MEASURES[model][1],
+        "bands": None if thresholds is None else {"match": thresholds[0], "mismatch": thresholds[1]},
+        "unscored_pairs": len(pairs) - len(scored),
+        "genuine": bands("genuine"),
+        "impostor": bands("impostor"),
+        "at_impostor_accept": _at_impostor_rate(model, genuine, impostor),
+        "by_source": by_source,
+        "over_thresholds": [
+            {
+                "threshold": t,
+                "genuine_accept": round(float(np.mean(_accepted(model, genuine, t))), 4) if len(genuine) else None,
+                "impostor_accept": round(float(np.mean(_accepted(model, impostor, t))), 4) if len(impostor) else None,
+            }
+            for t in THRESHOLDS[model]
+        ],
+    }
 
 
 def _likeness(a: PhotoResult, b: PhotoResult) -> float | None:
@@ -256,31 +350,19 @@ def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, A
         source or "(unknown)": _photo_figures([r for r in cal.results if r.photo.source == source])
         for source in sources
     }
-    genuine = np.array([p["distance"] for p in cal.pairs if p["genuine"]])
-    impostor = np.array([p["distance"] for p in cal.pairs if not p["genuine"]])
-
-    def bands(values: np.ndarray[Any, Any], label: str) -> dict[str, Any]:
-        got = [p["band"] for p in cal.pairs if p["genuine"] == (label == "genuine")]
-        return {
-            "pairs": len(values),
-            **{b: round(got.count(b) / len(got), 4) if got else None for b in ("match", "review", "mismatch")},
-        }
-
+    rules = policy.checks.match
+    models = {model: _model_summary(model, cal.pairs, policy) for model in MATCH_MODELS}
+    chosen = models[rules.model]
     summary["copies"] = _copies(cal, policy)
     summary["face_match"] = {
         "pairs_from": pairs_prefix,
-        "match_max_distance": policy.checks.match.match_max_distance,
-        "mismatch_above_distance": policy.checks.match.mismatch_above_distance,
-        "genuine": bands(genuine, "genuine"),
-        "impostor": bands(impostor, "impostor"),
-        "over_thresholds": [
-            {
-                "distance_at_most": t,
-                "genuine_accept": round(float(np.mean(genuine <= t)), 4) if len(genuine) else None,
-                "impostor_accept": round(float(np.mean(impostor <= t)), 4) if len(impostor) else None,
-            }
-            for t in THRESHOLDS
-        ],
+        "model": rules.model,
+        "measure": chosen["measure"],
+        "bands": chosen["bands"],
+        "genuine": chosen["genuine"],
+        "impostor": chosen["impostor"],
+        "over_thresholds": chosen["over_thresholds"],
+        "models": models,
     }
     return summary
 
@@ -341,6 +423,7 @@ def to_json(cal: Calibration) -> dict[str, Any]:
             return None
         values = m.to_dict()
         values.pop("descriptor", None)
+        values.pop("sface_feature", None)
         return values
 
     return {

@@ -81,8 +81,16 @@ def test_rates_pairs_and_variants(subset: Path) -> None:
     assert fm["genuine"]["pairs"] == len(genuine)
     assert abs(sum(fm["impostor"][b] for b in ("match", "review", "mismatch")) - 1.0) < 1e-3
     assert fm["impostor"]["match"] <= 0.05
-    rates = [row["impostor_accept"] for row in fm["over_thresholds"]]
-    assert rates == sorted(rates)  # accept rates never fall as the threshold rises
+    assert fm["model"] == "sface" and fm["measure"] == "face_cosine"
+    assert set(fm["models"]) == {"sface", "dlib", "fused"}
+    for model, row in fm["models"].items():
+        assert row["genuine"]["pairs"] == len(genuine) and row["unscored_pairs"] == 0
+        rates = [r["impostor_accept"] for r in row["over_thresholds"]]
+        # Accept rates never fall as a distance threshold rises, nor rise as a similarity threshold does.
+        assert rates == (sorted(rates, reverse=True) if row["larger_is_alike"] else sorted(rates)), model
+        for at in row["at_impostor_accept"].values():
+            assert at is None or 0.0 <= at["genuine_accept"] <= 1.0
+    assert all(p["bands"]["dlib"] in ("match", "review", "mismatch") for p in cal.pairs)
 
 
 def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> None:
@@ -101,11 +109,12 @@ def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> No
         assert {"file", "face_found", "measurements", "verdict", "reasons"} <= photo.keys()
         if photo["measurements"]:
             assert "descriptor" not in photo["measurements"]
-    assert all({"a", "b", "distance", "band", "genuine"} <= p.keys() for p in data["pairs"])
+    assert all({"a", "b", "distance", "cosine", "fused", "band", "bands", "genuine"} <= p.keys() for p in data["pairs"])
 
     text = CliRunner().invoke(app, ["calibrate", "--faces", str(subset), "--workers", "1", "--by", "source"])
     assert text.exit_code == 0, text.output
     assert "face found, clear photos" in text.output and "impostor" in text.output
+    assert "model sface (face_cosine)" in text.output and "at 0.01%" in text.output
     assert "Per source (95% Wilson intervals)" in text.output and "ageitgey/face_recognition" in text.output
 
 

@@ -299,3 +299,38 @@ def test_a_new_occlusion_version_remeasures_occlusion_only(
     with engine.connect() as conn:
         versions = conn.execute(select(func.count()).where(MEASUREMENT.c.extractor_version == version)).scalar()
     assert versions == 12
+
+
+@pytest.mark.faces
+def test_measurements_from_before_sface_remeasure_the_faces_part_only(
+    real_base: tuple[Any, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks import photo
+
+    engine, _n = real_base
+    first = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
+    before = photo.compose_version({**photo.EXTRACTOR_PARTS, "faces": photo.FACES_GEOMETRY_VERSION})
+    with engine.begin() as conn:
+        rows = conn.execute(select(MEASUREMENT.c.id, MEASUREMENT.c["values"])).all()
+        assert rows and all(values.get("sface_feature") for _id, values in rows if values.get("face_count"))
+        for row_id, values in rows:
+            old = {k: v for k, v in values.items() if k != "sface_feature"}
+            conn.execute(
+                MEASUREMENT.update()
+                .where(MEASUREMENT.c.id == row_id)
+                .values({"extractor_version": before, "values": old})
+            )
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a part other than the faces part was measured again")
+
+    for name in ("_measure_clarity", "_measure_occlusion", "_measure_likeness"):
+        monkeypatch.setattr(photo, name, forbidden)
+    second = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
+    assert second.totals["measured_photos"] == 12 and second.totals["unreadable_photos"] == 0
+    assert findings(engine, second.id) == findings(engine, first.id)
+    with engine.connect() as conn:
+        current = conn.execute(
+            select(MEASUREMENT.c["values"]).where(MEASUREMENT.c.extractor_version == photo.EXTRACTOR_VERSION)
+        ).all()
+    assert len(current) == 12 and all(v.get("sface_feature") for (v,) in current if v.get("face_count"))

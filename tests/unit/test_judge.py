@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from policy_overlays import FIXTURE_POLICIES, overlaid
 
+from checks.face import encode_feature, fused_score
 from checks.idcard import measure_id_number
 from checks.judge import Judgement, PhotoInput, Reason, SubjectInput, Verdict, judge
 from checks.photo import PhotoMeasurement
@@ -312,8 +315,10 @@ def test_handheld_required_by_a_stricter_policy() -> None:
 def test_face_distance_bands(
     default_policy: Policy, distance: float, code: ReasonCode | None, threshold: float | None, verdict: Verdict
 ) -> None:
-    assert default_policy.checks.match.match_max_distance == 0.40
-    assert default_policy.checks.match.mismatch_above_distance == 0.55
+    assert default_policy.checks.match.model == "dlib"
+    assert default_policy.checks.match.dlib is not None
+    assert default_policy.checks.match.dlib.match_max_distance == 0.40
+    assert default_policy.checks.match.dlib.mismatch_above_distance == 0.55
     s = subject({"id_portrait": good_photo(), "live": good_photo(descriptor=descriptor(distance))})
     j = judge(s, default_policy, TODAY)
     assert j.distances["id_portrait~live"] == pytest.approx(distance, abs=1e-4)
@@ -328,6 +333,7 @@ def test_face_distance_bands(
     assert reason.threshold == threshold
     assert reason.comparison == ">"
     assert reason.severity is default_policy.severity_of(code)
+    assert "model dlib" in reason.detail
 
 
 def test_handheld_is_compared_with_the_id_portrait(default_policy: Policy) -> None:
@@ -348,6 +354,85 @@ def test_no_comparison_without_both_descriptors(default_policy: Policy) -> None:
     j = judge(s, default_policy, TODAY)
     assert j.distances == {}
     assert j.verdict is Verdict.PASS
+
+
+def feature(cosine: float) -> str:
+    """An SFace feature whose cosine with ``feature(1.0)`` is ``cosine``."""
+    v = np.zeros(128, dtype=np.float32)
+    v[0], v[1] = cosine, math.sqrt(max(0.0, 1.0 - cosine * cosine))
+    return encode_feature(v)
+
+
+SFACE_BANDS = {"model": "sface", "sface": {"match_min_cosine": 0.40, "mismatch_below_cosine": 0.20}}
+
+
+@pytest.mark.parametrize(
+    ("cosine", "code", "threshold", "verdict"),
+    [
+        (1.0, None, None, Verdict.PASS),
+        (0.40, None, None, Verdict.PASS),  # at match_min_cosine: still a match
+        (0.3999, ReasonCode.FACE_MATCH_UNCERTAIN, 0.40, Verdict.REVIEW),
+        (0.20, ReasonCode.FACE_MATCH_UNCERTAIN, 0.40, Verdict.REVIEW),  # at mismatch_below_cosine: review
+        (0.1999, ReasonCode.FACE_MISMATCH, 0.20, Verdict.FAIL),
+        (-0.3, ReasonCode.FACE_MISMATCH, 0.20, Verdict.FAIL),
+    ],
+)
+def test_sface_cosine_bands(cosine: float, code: ReasonCode | None, threshold: float | None, verdict: Verdict) -> None:
+    policy = policy_with(match=SFACE_BANDS)
+    # The dlib distance (0.9) would be a mismatch: the bands judged are SFace's.
+    s = subject(
+        {
+            "id_portrait": good_photo(sface_feature=feature(1.0)),
+            "live": good_photo(sface_feature=feature(cosine), descriptor=descriptor(0.9)),
+        }
+    )
+    j = judge(s, policy, TODAY)
+    assert j.distances["id_portrait~live"] == pytest.approx(0.9)  # the dlib distance is still recorded
+    assert j.verdict is verdict
+    if code is None:
+        assert j.reasons == ()
+        return
+    reason = only(j, code)
+    assert reason.measure == "face_cosine"
+    assert reason.value == pytest.approx(cosine, abs=1e-4)
+    assert reason.threshold == threshold
+    assert reason.comparison == "<"
+    assert "model sface" in reason.detail
+
+
+@pytest.mark.parametrize(
+    ("cosine", "distance", "code"),
+    [
+        (0.6, 0.3, None),  # 0.7 * 0.6 + 0.3 * 0.7 = 0.63
+        (0.4, 0.5, ReasonCode.FACE_MATCH_UNCERTAIN),  # 0.28 + 0.15 = 0.43
+        (0.1, 0.8, ReasonCode.FACE_MISMATCH),  # 0.07 + 0.06 = 0.13
+    ],
+)
+def test_fused_bands(cosine: float, distance: float, code: ReasonCode | None) -> None:
+    policy = policy_with(match={"model": "fused", "fused": {"match_min_score": 0.45, "mismatch_below_score": 0.28}})
+    s = subject(
+        {
+            "id_portrait": good_photo(sface_feature=feature(1.0)),
+            "live": good_photo(sface_feature=feature(cosine), descriptor=descriptor(distance)),
+        }
+    )
+    j = judge(s, policy, TODAY)
+    if code is None:
+        assert j.verdict is Verdict.PASS
+        return
+    reason = only(j, code)
+    assert reason.measure == "face_fused"
+    assert reason.value == pytest.approx(fused_score(cosine, distance), abs=1e-4)
+
+
+def test_sface_without_features_is_uncertain_not_passed() -> None:
+    policy = policy_with(match=SFACE_BANDS)
+    s = subject({"id_portrait": good_photo(sface_feature=feature(1.0)), "live": good_photo(sface_feature=None)})
+    j = judge(s, policy, TODAY)
+    reason = only(j, ReasonCode.FACE_MATCH_UNCERTAIN)
+    assert reason.measure == "face_cosine" and reason.value is None
+    assert "no face features on the live photo" in reason.detail
+    assert j.verdict is Verdict.REVIEW
 
 
 # --- ID number and expiry -------------------------------------------------------------------

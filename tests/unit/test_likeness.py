@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from checks import variants
+from checks.face import encode_feature
 from checks.idcard import measure_id_number
 from checks.judge import PhotoInput, SubjectInput, Verdict, judge
 from checks.likeness import face_signature, likeness
@@ -76,6 +77,7 @@ def _photo(kind: str, descriptor: float, signature: str | None) -> PhotoInput:
         mean_luma=120.0,
         descriptor=(descriptor,) + (0.0,) * 127,
         face_signature=signature,
+        sface_feature=encode_feature(np.eye(128, dtype=np.float32)[0]),  # the same person to SFace (cosine 1)
     )
     return PhotoInput(kind=kind, measurement=m)
 

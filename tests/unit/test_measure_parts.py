@@ -30,6 +30,12 @@ def test_reusable_parts_follow_the_part_versions() -> None:
     assert reusable_parts(before) == every - {"likeness"}
     # Clarity and occlusion are measured where the faces part found the face.
     assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "faces": "photo-0/face-0"})) == set()
+    # A new recognizer (same detection and landmarks): the faces part is measured again, the rest kept
+    # (the measurement made before SFace has the geometry alone as its faces version).
+    before_sface = compose_version({**EXTRACTOR_PARTS, "faces": photo.FACES_GEOMETRY_VERSION})
+    assert reusable_parts(before_sface) == every - {"faces"}
+    new_recognizer = f"{photo.FACES_GEOMETRY_VERSION}+sface-0"
+    assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "faces": new_recognizer})) == every - {"faces"}
     assert reusable_parts("photo-9+face-2+quality-1+occlusion-5") == set()  # before parts existed
 
 
@@ -65,3 +71,22 @@ def test_without_the_faces_part_everything_is_measured(faces_dir: Path) -> None:
     wrong = replace(m, face_box=(0.0, 0.0, 10.0, 10.0), sharpness=-1.0, descriptor=tuple(np.zeros(128).tolist()))
     assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion", "likeness"})) == m
     assert PhotoMeasurement.from_dict(m.to_dict()) == m
+
+
+@pytest.mark.faces
+def test_a_new_recognizer_remeasures_faces_and_keeps_the_other_parts(
+    faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [decode_photo(read_photo(str(faces_dir / f))) for f in FILES]
+    full = [measure_photo(rgb) for rgb in images]
+    assert all(m.sface_feature for m in full)
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a part other than the faces part was measured")
+
+    monkeypatch.setattr(photo, "_measure_clarity", forbidden)
+    monkeypatch.setattr(photo, "_measure_occlusion", forbidden)
+    monkeypatch.setattr(photo, "_measure_likeness", forbidden)
+    for rgb, m in zip(images, full, strict=True):
+        before_sface = replace(m, sface_feature=None)  # stored by the extractor before SFace
+        assert measure_photo(rgb, before_sface, frozenset({"clarity", "occlusion", "likeness"})) == m

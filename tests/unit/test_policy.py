@@ -46,7 +46,11 @@ def test_default_policy_values_are_sane() -> None:
     policy = load_policy().policy
     assert set(policy.photos.required) == {"id_portrait", "live"}
     assert policy.checks.exposure.min_mean_luma < policy.checks.exposure.max_mean_luma
-    assert policy.checks.match.match_max_distance <= policy.checks.match.mismatch_above_distance
+    match = policy.checks.match
+    assert match.model == "sface"
+    assert match.sface is not None and match.sface.match_min_cosine >= match.sface.mismatch_below_cosine
+    assert match.dlib is not None and match.dlib.match_max_distance <= match.dlib.mismatch_above_distance
+    assert match.fused is not None and match.fused.match_min_score >= match.fused.mismatch_below_score
     # TOML arrays come back as tuples (hashable, immutable).
     assert isinstance(policy.photos.required, tuple)
     assert all(isinstance(pair, tuple) and len(pair) == 2 for pair in policy.checks.match.compare)
@@ -115,7 +119,7 @@ BROKEN = {
     "wrong_type.toml": ("checks.clarity.min_sharpness", "valid number"),
     "luma_range.toml": ("checks.exposure", "min_mean_luma (220.0) must be below max_mean_luma (120.0)"),
     "luma_out_of_range.toml": ("checks.exposure.max_mean_luma", "255"),
-    "match_range.toml": ("checks.match", "match_max_distance (0.6) must not exceed mismatch_above_distance (0.55)"),
+    "match_range.toml": ("checks.match.dlib", "match_max_distance (0.6) must not exceed mismatch_above_distance"),
     "negative_threshold.toml": ("checks.clarity.min_sharpness", "greater than or equal to 0"),
     "negative_grace.toml": ("checks.id.expiry_grace_days", "greater than or equal to 0"),
     "zero_max_faces.toml": ("max_faces.live", "at least 1"),
@@ -231,8 +235,8 @@ def test_several_errors_are_all_named() -> None:
         ("face", "min_inter_eye_px", 0.0, "checks.face.min_inter_eye_px"),
         ("exposure", "min_mean_luma", -1.0, "checks.exposure.min_mean_luma"),
         ("exposure", "min_mean_luma", 215.0, "checks.exposure"),  # equal to the maximum
-        ("match", "match_max_distance", 2.5, "checks.match.match_max_distance"),
-        ("match", "mismatch_above_distance", 0.0, "checks.match.mismatch_above_distance"),
+        ("match", "model", "arcface", "checks.match.model"),
+        ("match", "model", "SFace", "checks.match.model"),
         ("id", "expiry_grace_days", 1.5, "checks.id.expiry_grace_days"),
         ("id", "expiry_grace_days", 100000, "checks.id.expiry_grace_days"),
     ],
@@ -251,12 +255,67 @@ def test_nan_threshold_is_refused() -> None:
         parse_policy(doc)
 
 
+@pytest.mark.parametrize(
+    ("model", "key", "value", "named"),
+    [
+        ("dlib", "match_max_distance", 2.5, "checks.match.dlib.match_max_distance"),
+        ("dlib", "mismatch_above_distance", 0.0, "checks.match.dlib.mismatch_above_distance"),
+        ("sface", "match_min_cosine", 1.5, "checks.match.sface.match_min_cosine"),
+        ("sface", "mismatch_below_cosine", "0.2", "checks.match.sface.mismatch_below_cosine"),
+        ("fused", "match_min_score", -2.0, "checks.match.fused.match_min_score"),
+    ],
+)
+def test_bad_band_names_the_key(model: str, key: str, value: object, named: str) -> None:
+    doc = _default_document()
+    doc["checks"]["match"][model][key] = value
+    with pytest.raises(PolicyError, match=re.escape(named)):
+        parse_policy(doc)
+
+
+def test_model_must_be_named() -> None:
+    doc = _default_document()
+    del doc["checks"]["match"]["model"]
+    with pytest.raises(PolicyError, match=r"checks\.match\.model: Field required"):
+        parse_policy(doc)
+
+
+@pytest.mark.parametrize("model", ["sface", "dlib", "fused"])
+def test_the_chosen_model_needs_its_bands(model: str) -> None:
+    doc = _default_document()
+    doc["checks"]["match"]["model"] = model
+    del doc["checks"]["match"][model]
+    with pytest.raises(PolicyError, match=re.escape(f"[checks.match.{model}]")):
+        parse_policy(doc)
+    # Another model's bands may be left out.
+    doc["checks"]["match"]["model"] = next(m for m in ("sface", "dlib", "fused") if m != model)
+    assert parse_policy(doc).checks.match.model != model
+
+
+@pytest.mark.parametrize(
+    ("model", "match", "mismatch", "words"),
+    [
+        ("sface", ("match_min_cosine", 0.3), ("mismatch_below_cosine", 0.4), "must not be below"),
+        ("fused", ("match_min_score", 0.3), ("mismatch_below_score", 0.4), "must not be below"),
+    ],
+)
+def test_crossed_similarity_bands_are_refused(
+    model: str, match: tuple[str, float], mismatch: tuple[str, float], words: str
+) -> None:
+    doc = _default_document()
+    doc["checks"]["match"][model] = dict([match, mismatch])
+    with pytest.raises(PolicyError, match=rf"checks\.match\.{model}: .*{words}"):
+        parse_policy(doc)
+
+
 def test_equal_match_bounds_are_allowed() -> None:
     doc = _default_document()
-    doc["checks"]["match"]["match_max_distance"] = 0.5
-    doc["checks"]["match"]["mismatch_above_distance"] = 0.5
-    policy = parse_policy(doc)
-    assert policy.checks.match.match_max_distance == policy.checks.match.mismatch_above_distance == 0.5
+    doc["checks"]["match"]["dlib"]["match_max_distance"] = 0.5
+    doc["checks"]["match"]["dlib"]["mismatch_above_distance"] = 0.5
+    doc["checks"]["match"]["sface"]["match_min_cosine"] = 0.3
+    doc["checks"]["match"]["sface"]["mismatch_below_cosine"] = 0.3
+    match = parse_policy(doc).checks.match
+    assert match.dlib is not None and match.dlib.match_max_distance == match.dlib.mismatch_above_distance == 0.5
+    assert match.sface is not None and match.sface.match_min_cosine == match.sface.mismatch_below_cosine
 
 
 @pytest.mark.parametrize("section", ["policy", "photos", "checks"])
