@@ -281,12 +281,24 @@ def verified_model_path(name: str, folder: Path | None = None) -> str:
     return str(path)
 
 
-def sface_crop(image: RGBImage, box: FaceBox) -> npt.NDArray[np.uint8]:
-    """The face in ``box`` with its context, as a ``SFACE_CROP_PX`` square in BGR order (OpenCV's)."""
+@dataclass(frozen=True)
+class SquareCrop:
+    """A square of a photo around a box, resampled: crop px = (original px - (left, top)) * scale."""
+
+    pixels: npt.NDArray[np.uint8]
+    scale: float
+    left: int
+    top: int
+    inside: tuple[int, int, int, int]  # the part that comes from the photo (crop px: left, top, right, bottom)
+
+
+def square_crop(image: npt.NDArray[np.uint8], box: FaceBox, context: float, side_px: int) -> SquareCrop:
+    """``box`` with ``context`` times its larger side around its centre, resampled to a ``side_px``
+    square; where the square leaves the photo, the photo's edge is replicated."""
     import cv2
 
     h, w = image.shape[:2]
-    side = max(4, round(SFACE_CROP_CONTEXT * max(box.width, box.height)))
+    side = max(4, round(context * max(box.width, box.height)))
     left = round((box.left + box.right) / 2.0 - side / 2.0)
     top = round((box.top + box.bottom) / 2.0 - side / 2.0)
     x0, y0, x1, y1 = max(0, left), max(0, top), min(w, left + side), min(h, top + side)
@@ -295,8 +307,23 @@ def sface_crop(image: RGBImage, box: FaceBox) -> npt.NDArray[np.uint8]:
     region = cv2.copyMakeBorder(
         image[y0:y1, x0:x1], y0 - top, top + side - y1, x0 - left, left + side - x1, cv2.BORDER_REPLICATE
     )
-    interp = cv2.INTER_AREA if side > SFACE_CROP_PX else cv2.INTER_CUBIC
-    square = cv2.resize(region, (SFACE_CROP_PX, SFACE_CROP_PX), interpolation=interp)
+    scale = side_px / float(side)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    pixels = cv2.resize(region, (side_px, side_px), interpolation=interp)
+    inside = (
+        round((x0 - left) * scale),
+        round((y0 - top) * scale),
+        round((x1 - left) * scale),
+        round((y1 - top) * scale),
+    )
+    return SquareCrop(np.ascontiguousarray(pixels), scale, left, top, inside)
+
+
+def sface_crop(image: RGBImage, box: FaceBox) -> npt.NDArray[np.uint8]:
+    """The face in ``box`` with its context, as a ``SFACE_CROP_PX`` square in BGR order (OpenCV's)."""
+    import cv2
+
+    square = square_crop(image, box, SFACE_CROP_CONTEXT, SFACE_CROP_PX).pixels
     return np.ascontiguousarray(cv2.cvtColor(square, cv2.COLOR_RGB2BGR))
 
 

@@ -236,26 +236,8 @@ class FaceCrop:
 
 def face_crop(rgb: npt.NDArray[np.uint8], box: face_adapter.FaceBox) -> FaceCrop:
     """``box`` (original px) with its context, resampled to ``FACE_CROP_PX``; the photo's edge is replicated."""
-    h, w = rgb.shape[:2]
-    side = max(4, round(FACE_CROP_CONTEXT * max(box.width, box.height)))
-    left = round((box.left + box.right) / 2.0 - side / 2.0)
-    top = round((box.top + box.bottom) / 2.0 - side / 2.0)
-    x0, y0, x1, y1 = max(0, left), max(0, top), min(w, left + side), min(h, top + side)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError("face box lies outside the photo")
-    region = cv2.copyMakeBorder(
-        rgb[y0:y1, x0:x1], y0 - top, top + side - y1, x0 - left, left + side - x1, cv2.BORDER_REPLICATE
-    )
-    scale = FACE_CROP_PX / float(side)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    pixels = cv2.resize(region, (FACE_CROP_PX, FACE_CROP_PX), interpolation=interp)
-    inside = (
-        round((x0 - left) * scale),
-        round((y0 - top) * scale),
-        round((x1 - left) * scale),
-        round((y1 - top) * scale),
-    )
-    return FaceCrop(np.ascontiguousarray(pixels), scale, float(left), float(top), inside)
+    square = face_adapter.square_crop(rgb, box, FACE_CROP_CONTEXT, FACE_CROP_PX)
+    return FaceCrop(square.pixels, square.scale, float(square.left), float(square.top), square.inside)
 
 
 @dataclass(frozen=True)
