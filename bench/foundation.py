@@ -15,9 +15,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from checks.face import decode_feature, face_cosine
 from scanner import db
 from scanner.demo import build_demo_base
 from scanner.importer import import_file
@@ -95,14 +97,42 @@ def face_set_rates(faces: Path, workers: int) -> None:
         print(
             f"    distance <= {t:.2f}: genuine accepted {np.mean(g <= t):.3f}, impostor accepted {np.mean(m <= t):.4f}"
         )
-    if match is None:
+    if match is not None:
+        lo, hi = match.match_max_distance, match.mismatch_above_distance
+        print(
+            f"  dlib bands of the default policy (match <= {lo}, mismatch > {hi}): genuine match "
+            f"{np.mean(g <= lo):.3f} / review {np.mean((g > lo) & (g <= hi)):.3f} / mismatch {np.mean(g > hi):.3f}; "
+            f"impostor match {np.mean(m <= lo):.4f} / review {np.mean((m > lo) & (m <= hi)):.4f} "
+            f"/ mismatch {np.mean(m > hi):.4f}"
+        )
+    sface_rates(rows, outcomes)
+
+
+def sface_rates(rows: list[dict[str, str]], outcomes: dict[int, Any]) -> None:
+    """The same pairs by SFace's cosine (larger is more alike), against the default policy's SFace bands."""
+    feats = [
+        (r["identity"], decode_feature(outcomes[i].measurement["sface_feature"]))
+        for i, r in enumerate(rows)
+        if r["file"].startswith("identities/")
+        and outcomes[i].measurement
+        and outcomes[i].measurement.get("sface_feature")
+    ]
+    genuine, impostor = [], []
+    for (ia, fa), (ib, fb) in itertools.combinations(feats, 2):
+        (genuine if ia == ib else impostor).append(face_cosine(fa, fb))
+    g, m = np.array(genuine), np.array(impostor)
+    print(f"  SFace on identities/: {len(g)} genuine pairs, {len(m)} impostor pairs")
+    for t in (0.30, 0.35, 0.40, 0.45, 0.50):
+        print(f"    cosine >= {t:.2f}: genuine accepted {np.mean(g >= t):.3f}, impostor accepted {np.mean(m >= t):.4f}")
+    bands = load_policy().policy.checks.match.sface
+    if bands is None:
         return
-    lo, hi = match.match_max_distance, match.mismatch_above_distance
+    hi, lo = bands.match_min_cosine, bands.mismatch_below_cosine
     print(
-        f"  dlib bands of the default policy (match <= {lo}, mismatch > {hi}): genuine match {np.mean(g <= lo):.3f} / "
-        f"review {np.mean((g > lo) & (g <= hi)):.3f} / mismatch {np.mean(g > hi):.3f}; "
-        f"impostor match {np.mean(m <= lo):.4f} / review {np.mean((m > lo) & (m <= hi)):.4f} "
-        f"/ mismatch {np.mean(m > hi):.4f}"
+        f"  SFace bands of the default policy (match >= {hi}, mismatch < {lo}): genuine match "
+        f"{np.mean(g >= hi):.3f} / review {np.mean((g < hi) & (g >= lo)):.3f} / mismatch {np.mean(g < lo):.3f}; "
+        f"impostor match {np.mean(m >= hi):.4f} / review {np.mean((m < hi) & (m >= lo)):.4f} "
+        f"/ mismatch {np.mean(m < lo):.4f}"
     )
 
 
