@@ -291,6 +291,15 @@ class SquareCrop:
     top: int
     inside: tuple[int, int, int, int]  # the part that comes from the photo (crop px: left, top, right, bottom)
 
+    def from_original(self, box: FaceBox) -> FaceBox:
+        return box.scaled(self.scale, -self.left * self.scale, -self.top * self.scale)
+
+    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] / self.scale + self.left, p[1] / self.scale + self.top)
+
+    def point_from_original(self, p: tuple[float, ...]) -> tuple[float, float]:
+        return ((p[0] - self.left) * self.scale, (p[1] - self.top) * self.scale)
+
 
 def square_crop(image: npt.NDArray[np.uint8], box: FaceBox, context: float, side_px: int) -> SquareCrop:
     """``box`` with ``context`` times its larger side around its centre, resampled to a ``side_px``

@@ -214,30 +214,13 @@ def _distinct_faces(
     return kept
 
 
-@dataclass(frozen=True)
-class FaceCrop:
-    """A square of the original photo around one face: crop px = (original px - (left, top)) * scale."""
-
-    pixels: npt.NDArray[np.uint8]
-    scale: float
-    left: float
-    top: float
-    inside: tuple[int, int, int, int]  # the part that comes from the photo (crop px: left, top, right, bottom)
-
-    def from_original(self, box: face_adapter.FaceBox) -> face_adapter.FaceBox:
-        return box.scaled(self.scale, -self.left * self.scale, -self.top * self.scale)
-
-    def point_to_original(self, p: tuple[float, float]) -> tuple[float, float]:
-        return (p[0] / self.scale + self.left, p[1] / self.scale + self.top)
-
-    def point_from_original(self, p: tuple[float, ...]) -> tuple[float, float]:
-        return ((p[0] - self.left) * self.scale, (p[1] - self.top) * self.scale)
+# A square of the original photo around one face: crop px = (original px - (left, top)) * scale.
+FaceCrop = face_adapter.SquareCrop
 
 
 def face_crop(rgb: npt.NDArray[np.uint8], box: face_adapter.FaceBox) -> FaceCrop:
     """``box`` (original px) with its context, resampled to ``FACE_CROP_PX``; the photo's edge is replicated."""
-    square = face_adapter.square_crop(rgb, box, FACE_CROP_CONTEXT, FACE_CROP_PX)
-    return FaceCrop(square.pixels, square.scale, float(square.left), float(square.top), square.inside)
+    return face_adapter.square_crop(rgb, box, FACE_CROP_CONTEXT, FACE_CROP_PX)
 
 
 @dataclass(frozen=True)
@@ -334,8 +317,9 @@ def measure_photo(
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
+    crop: FaceCrop | None = None  # the face crop, made once for the parts that read it
     if reuse is None or "faces" not in parts:
-        found = _measure_faces(rgb)
+        found, crop = _measure_faces(rgb)
         if reuse is None or not _same_geometry(found, reuse):
             parts = frozenset()
     else:
@@ -346,22 +330,25 @@ def measure_photo(
         found = reused.with_part("faces", found)
     grey = quality.to_grey(rgb)
     clarity = found if "clarity" in parts else _measure_clarity(grey, found)
-    occluded = found if "occlusion" in parts else _measure_occlusion(rgb, found)
-    liked = found if "likeness" in parts else _measure_likeness(rgb, found)
+    if crop is None and not {"occlusion", "likeness"} <= parts:
+        crop = _crop_of(rgb, found)
+    occluded = found if "occlusion" in parts else _measure_occlusion(found, crop)
+    liked = found if "likeness" in parts else _measure_likeness(found, crop)
     return found.with_part("clarity", clarity).with_part("occlusion", occluded).with_part("likeness", liked)
 
 
-def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
+def _measure_faces(rgb: npt.NDArray[np.uint8]) -> tuple[PhotoMeasurement, FaceCrop | None]:
+    """The faces part, and the crop around the face found (None without one)."""
     h, w = rgb.shape[:2]
     work, detections = find_faces(rgb)
     if not detections:
-        return PhotoMeasurement(width_px=w, height_px=h, face_count=0)
+        return PhotoMeasurement(width_px=w, height_px=h, face_count=0), None
     best = detections[0]
     box = work.to_original(best)
     crop = face_crop(rgb, box)
     eyes, descriptor = face_adapter.landmarks_and_encoding(crop.pixels, crop.from_original(box))
     feature = face_adapter.sface_feature(rgb, box)
-    return PhotoMeasurement(
+    found = PhotoMeasurement(
         width_px=w,
         height_px=h,
         face_count=len(detections),
@@ -375,6 +362,7 @@ def _measure_faces(rgb: npt.NDArray[np.uint8]) -> PhotoMeasurement:
         descriptor=tuple(float(v) for v in descriptor),
         sface_feature=None if feature is None else face_adapter.encode_feature(feature),
     )
+    return found, crop
 
 
 def _face_box(m: PhotoMeasurement) -> face_adapter.FaceBox | None:
@@ -414,11 +402,15 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
     )
 
 
-def _measure_occlusion(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+def _crop_of(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> FaceCrop | None:
+    """The crop around the face ``m`` found, for the parts measured on it; None without a face and landmarks."""
     box = _face_box(m)
-    if box is None or m.landmarks is None:
+    return None if box is None or m.landmarks is None else face_crop(rgb, box)
+
+
+def _measure_occlusion(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasurement:
+    if crop is None or m.landmarks is None:
         return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count)
-    crop = face_crop(rgb, box)
     right_eye, left_eye, nose_tip = (crop.point_from_original(m.landmarks[i : i + 2]) for i in (0, 2, 4))
     occ = occlusion.measure_occlusion(crop.pixels, right_eye, left_eye, nose_tip, crop.inside)
     return PhotoMeasurement(
@@ -434,12 +426,10 @@ def _measure_occlusion(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> Photo
     )
 
 
-def _measure_likeness(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+def _measure_likeness(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasurement:
     """The face's signature, drawn from the face crop (the same scale whatever the photo's size)."""
-    box = _face_box(m)
     signature = None
-    if box is not None and m.landmarks is not None:
-        crop = face_crop(rgb, box)
+    if crop is not None and m.landmarks is not None:
         right_eye, left_eye = (crop.point_from_original(m.landmarks[i : i + 2]) for i in (0, 2))
         signature = likeness.face_signature(quality.to_grey(crop.pixels), right_eye, left_eye)
     return PhotoMeasurement(
