@@ -175,14 +175,19 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
     return out
 
 
+def copy_likeness(a: PhotoMeasurement | None, b: PhotoMeasurement | None) -> float | None:
+    """The face likeness of two measured photos (``checks.likeness``); None when either has no signature."""
+    sa = a.face_signature if a else None
+    sb = b.face_signature if b else None
+    return likeness(sa, sb) if sa and sb else None
+
+
 def _copy_evidence(
-    pa: PhotoInput | None, pb: PhotoInput | None, a: str, b: str, distance: float, rules: MatchRules, score: str
+    ma: PhotoMeasurement, mb: PhotoMeasurement, a: str, b: str, distance: float, rules: MatchRules, score: str
 ) -> dict[str, Any] | None:
     """Evidence that photo ``b`` was made from photo ``a`` (copied, re-encoded, resized, cropped)
     rather than taken anew; None if it was not, or if either face has no signature."""
-    sa = pa.measurement.face_signature if pa and pa.measurement else None
-    sb = pb.measurement.face_signature if pb and pb.measurement else None
-    alike = likeness(sa, sb) if sa and sb else None
+    alike = copy_likeness(ma, mb)
     if alike is None or alike < rules.copy_min_likeness:
         return None
     return {
@@ -259,7 +264,7 @@ def _match_reasons(
         distances[pair] = round(distance, 4)
         score = distance if model == "dlib" else match_score(model, ma, mb)
         also = "" if model == "dlib" or score is None else f", {measure} {score:.4f}"
-        copied = _copy_evidence(pa, pb, a, b, distance, rules, also)
+        copied = _copy_evidence(ma, mb, a, b, distance, rules, also)
         if copied:
             out.append((ReasonCode.LIVE_IS_COPY, {"photo_kind": pair, **copied}))
             continue

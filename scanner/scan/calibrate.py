@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.judge import MATCH_MEASURES, PhotoInput, judge_photo, match_band, match_bands, match_score
-from checks.likeness import likeness
+from checks.judge import MATCH_MEASURES, PhotoInput, copy_likeness, judge_photo, match_band, match_bands, match_score
 from checks.photo import PhotoMeasurement
 from checks.policy import MATCH_MODELS, Policy
 from scanner.scan.executors import Executor
@@ -285,9 +284,7 @@ def _model_summary(model: str, pairs: list[dict[str, Any]], policy: Policy) -> d
 
 
 def _likeness(a: PhotoResult, b: PhotoResult) -> float | None:
-    sa = a.measurement.face_signature if a.measurement else None
-    sb = b.measurement.face_signature if b.measurement else None
-    alike = likeness(sa, sb) if sa and sb else None
+    alike = copy_likeness(a.measurement, b.measurement)
     return None if alike is None else round(alike, 4)
 
 
