@@ -42,7 +42,7 @@ def measurement_pool(faces: Path, n: int = 60) -> list[dict[str, Any]]:
         files = sorted(r["file"] for r in csv.DictReader(fh) if r["file"].startswith(("identities/", "occlusion/")))
     pool = []
     for name in files[:: max(1, len(files) // n)][:n]:
-        m = measure_photo(decode_photo(read_photo(str(faces / name))))
+        m = measure_photo(decode_photo(read_photo(str(faces / name))), dlib=True)
         pool.append(m.to_dict())
     return pool
 

@@ -203,8 +203,9 @@ def _rect(box: FaceBox) -> Any:
     return dlib.rectangle(round(box.left), round(box.top), round(box.right), round(box.bottom))
 
 
-def landmarks_and_encoding(image: RGBImage, box: FaceBox) -> tuple[EyePoints, npt.NDArray[np.float64]]:
-    """5-point landmarks and the 128-d ResNet descriptor of the face in ``box``."""
+def landmarks(image: RGBImage, box: FaceBox) -> tuple[EyePoints, Any]:
+    """5-point landmarks of the face in ``box``: the eye centres and nose tip, and dlib's shape
+    (which ``dlib_descriptor`` reads)."""
     shape = _Models.get("shape5")(image, _rect(box))
     pts = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(5)]
 
@@ -213,8 +214,12 @@ def landmarks_and_encoding(image: RGBImage, box: FaceBox) -> tuple[EyePoints, np
 
     # 5-point model order: subject's right eye corners (0, 1), left eye (2, 3), nose (4).
     eyes = EyePoints(right_eye=centre(pts[0], pts[1]), left_eye=centre(pts[2], pts[3]), nose_tip=pts[4])
-    descriptor = np.asarray(_Models.get("encoder").compute_face_descriptor(image, shape, 1), dtype=np.float64)
-    return eyes, descriptor
+    return eyes, shape
+
+
+def dlib_descriptor(image: RGBImage, shape: Any) -> npt.NDArray[np.float64]:
+    """dlib's 128-d ResNet descriptor of the face whose landmarks are ``shape`` (about 100 ms a face)."""
+    return np.asarray(_Models.get("encoder").compute_face_descriptor(image, shape, 1), dtype=np.float64)
 
 
 def face_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:

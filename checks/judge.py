@@ -183,7 +183,7 @@ def copy_likeness(a: PhotoMeasurement | None, b: PhotoMeasurement | None) -> flo
 
 
 def _copy_evidence(
-    ma: PhotoMeasurement, mb: PhotoMeasurement, a: str, b: str, distance: float, rules: MatchRules, score: str
+    ma: PhotoMeasurement, mb: PhotoMeasurement, a: str, b: str, rules: MatchRules, score: str
 ) -> dict[str, Any] | None:
     """Evidence that photo ``b`` was made from photo ``a`` (copied, re-encoded, resized, cropped)
     rather than taken anew; None if it was not, or if either face has no signature."""
@@ -195,8 +195,8 @@ def _copy_evidence(
         "value": round(alike, 4),
         "threshold": rules.copy_min_likeness,
         "comparison": ">=",
-        "detail": f"the {b} photo is the {a} photo again (re-saved, resized or cropped), not a new capture; "
-        f"face distance {distance:.4f}" + score,
+        "detail": f"the {b} photo is the {a} photo again (re-saved, resized or cropped), not a new capture"
+        + (f"; {score}" if score else ""),
     }
 
 
@@ -206,6 +206,11 @@ MATCH_MEASURES: dict[str, tuple[str, bool]] = {
     "dlib": ("face_distance", False),
     "fused": ("face_fused", True),
 }
+
+
+def needs_descriptor(policy: Policy) -> bool:
+    """True when the policy's match model reads dlib's descriptor (measured only when asked for)."""
+    return policy.checks.match.model in ("dlib", "fused")
 
 
 def match_score(model: str, a: PhotoMeasurement, b: PhotoMeasurement) -> float | None:
@@ -257,28 +262,29 @@ def _match_reasons(
         pa, pb = photos.get(a), photos.get(b)
         ma = pa.measurement if pa else None
         mb = pb.measurement if pb else None
-        if ma is None or mb is None or ma.descriptor is None or mb.descriptor is None:
+        if ma is None or mb is None or not ma.face_count or not mb.face_count:
             continue  # the missing or faceless photo has its own reason already
-        distance = face_distance(ma.descriptor, mb.descriptor)
         pair = f"{a}~{b}"
-        distances[pair] = round(distance, 4)
-        score = distance if model == "dlib" else match_score(model, ma, mb)
-        also = "" if model == "dlib" or score is None else f", {measure} {score:.4f}"
-        copied = _copy_evidence(ma, mb, a, b, distance, rules, also)
+        if ma.descriptor is not None and mb.descriptor is not None:
+            # dlib's distance, recorded whatever the model when both descriptors were measured.
+            distances[pair] = round(face_distance(ma.descriptor, mb.descriptor), 4)
+        score = match_score(model, ma, mb)
+        if score is not None and model != "dlib":
+            distances[f"{pair}:{measure}"] = round(score, 4)  # the model's score, beside dlib's distance
+        also = "" if score is None else f"{measure} {score:.4f}"
+        copied = _copy_evidence(ma, mb, a, b, rules, also)
         if copied:
             out.append((ReasonCode.LIVE_IS_COPY, {"photo_kind": pair, **copied}))
             continue
         if score is None:
             # A face the recognizer could not place its landmarks on: no score, so no verdict on the match.
-            missing = a if ma.sface_feature is None else b
             out.append(
                 (
                     ReasonCode.FACE_MATCH_UNCERTAIN,
                     {
                         "photo_kind": pair,
                         "measure": measure,
-                        "detail": f"{model}: no face features on the {missing} photo (no landmarks placed); "
-                        "a person decides",
+                        "detail": f"{model}: {_missing_features(model, ma, mb, a, b)}; a person decides",
                     },
                 )
             )
@@ -314,6 +320,15 @@ def _match_reasons(
                 )
             )
     return out, distances
+
+
+def _missing_features(model: str, ma: PhotoMeasurement, mb: PhotoMeasurement, a: str, b: str) -> str:
+    """Which photo lacks what ``model`` compares, in words."""
+    if model != "dlib" and (ma.sface_feature is None or mb.sface_feature is None):
+        missing = a if ma.sface_feature is None else b
+        return f"no face features on the {missing} photo (no landmarks placed)"
+    missing = a if ma.descriptor is None else b
+    return f"dlib's descriptor of the {missing} photo was not measured"
 
 
 def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[tuple[ReasonCode, dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Measure one decoded photo: faces, eye distance, sharpness, exposure, occlusion, descriptor.
+"""Measure one decoded photo: faces, eye distance, sharpness, exposure, occlusion, face features.
 
 Detection runs YuNet on small working copies, then dlib's HOG and CNN
 detectors when YuNet finds nothing (see ``find_faces``). A working copy is
@@ -6,8 +6,9 @@ the photo resized with a replicated border around it: detectors need context
 around a tightly cropped face (ID-card chip portraits are about 102x126 px),
 and detection cost grows with pixels, so large phone photos are shrunk.
 Everything else is measured on the original pixels around the face found:
-landmarks, descriptor and occlusion on a crop resampled to a fixed size (see
-``face_crop``), sharpness and exposure on the face region itself."""
+landmarks, dlib's descriptor (when asked for) and occlusion on a crop
+resampled to a fixed size (see ``face_crop``), SFace's feature on its own
+crop, sharpness and exposure on the face region itself."""
 
 from __future__ import annotations
 
@@ -248,6 +249,7 @@ class PhotoMeasurement:
     head_cover_share: float | None = None
     # The face aligned on its eyes, shrunk to a small grey square (``checks.likeness``).
     face_signature: str | None = None
+    # dlib's ResNet descriptor: measured only when asked for (see ``lacks_descriptor``).
     descriptor: tuple[float, ...] | None = None
     # SFace's feature (unit length), base64 of 128 float32 (``checks.face.encode_feature``).
     sface_feature: str | None = None
@@ -306,7 +308,10 @@ def _clip_box(box: face_adapter.FaceBox, w: int, h: int) -> tuple[int, int, int,
 
 
 def measure_photo(
-    rgb: npt.NDArray[np.uint8], reuse: PhotoMeasurement | None = None, parts: frozenset[str] = frozenset()
+    rgb: npt.NDArray[np.uint8],
+    reuse: PhotoMeasurement | None = None,
+    parts: frozenset[str] = frozenset(),
+    dlib: bool = False,
 ) -> PhotoMeasurement:
     """Measure an RGB ``uint8`` image of shape (h, w, 3).
 
@@ -314,16 +319,22 @@ def measure_photo(
     ``reusable_parts``) are still current; those are taken from it, the rest
     measured. Without the faces part, the faces are measured again, and the
     other parts are kept only if the face box and landmarks came out the same.
+
+    ``dlib``: also measure dlib's descriptor of the face (see ``lacks_descriptor``);
+    a reused faces part without one gets it added.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
     crop: FaceCrop | None = None  # the face crop, made once for the parts that read it
     if reuse is None or "faces" not in parts:
-        found, crop = _measure_faces(rgb)
+        found, crop = _measure_faces(rgb, dlib)
         if reuse is None or not _same_geometry(found, reuse):
             parts = frozenset()
     else:
         found = reuse
+        if dlib and lacks_descriptor(found):
+            crop = _crop_of(rgb, found)
+            found = replace(found, descriptor=_dlib_descriptor(found, crop))
     if "faces" not in parts and parts:
         reused = reuse  # the same geometry: the other parts' fields come from the earlier measurement
         assert reused is not None
@@ -337,8 +348,31 @@ def measure_photo(
     return found.with_part("clarity", clarity).with_part("occlusion", occluded).with_part("likeness", liked)
 
 
-def _measure_faces(rgb: npt.NDArray[np.uint8]) -> tuple[PhotoMeasurement, FaceCrop | None]:
-    """The faces part, and the crop around the face found (None without one)."""
+def lacks_descriptor(m: PhotoMeasurement | Mapping[str, Any]) -> bool:
+    """True when a face was found and landmarked but dlib's descriptor was not measured.
+
+    The descriptor costs about 100 ms a face, two thirds of all the checks, and
+    only the ``dlib`` and ``fused`` match models read it: it is measured when
+    asked for (``measure_photo(..., dlib=True)``) and added to a stored
+    measurement that lacks it when a policy needs it. With landmarks the
+    encoder always gives a descriptor, so a missing one was not asked for.
+    """
+    if isinstance(m, PhotoMeasurement):
+        return bool(m.face_count) and m.landmarks is not None and m.descriptor is None
+    return bool(m.get("face_count")) and m.get("landmarks") is not None and m.get("descriptor") is None
+
+
+def _dlib_descriptor(m: PhotoMeasurement, crop: FaceCrop | None) -> tuple[float, ...] | None:
+    """dlib's descriptor of the face ``m`` found (on ``crop``, the crop around it)."""
+    box = _face_box(m)
+    if crop is None or box is None:
+        return None
+    _eyes, shape = face_adapter.landmarks(crop.pixels, crop.from_original(box))
+    return tuple(float(v) for v in face_adapter.dlib_descriptor(crop.pixels, shape))
+
+
+def _measure_faces(rgb: npt.NDArray[np.uint8], dlib: bool = False) -> tuple[PhotoMeasurement, FaceCrop | None]:
+    """The faces part (with dlib's descriptor if ``dlib``), and the crop around the face found (None without one)."""
     h, w = rgb.shape[:2]
     work, detections = find_faces(rgb)
     if not detections:
@@ -346,7 +380,8 @@ def _measure_faces(rgb: npt.NDArray[np.uint8]) -> tuple[PhotoMeasurement, FaceCr
     best = detections[0]
     box = work.to_original(best)
     crop = face_crop(rgb, box)
-    eyes, descriptor = face_adapter.landmarks_and_encoding(crop.pixels, crop.from_original(box))
+    eyes, shape = face_adapter.landmarks(crop.pixels, crop.from_original(box))
+    descriptor = face_adapter.dlib_descriptor(crop.pixels, shape) if dlib else None
     feature = face_adapter.sface_feature(rgb, box)
     found = PhotoMeasurement(
         width_px=w,
@@ -359,7 +394,7 @@ def _measure_faces(rgb: npt.NDArray[np.uint8]) -> tuple[PhotoMeasurement, FaceCr
             v for point in (eyes.right_eye, eyes.left_eye, eyes.nose_tip) for v in crop.point_to_original(point)
         ),
         inter_eye_px=eyes.inter_eye_px / crop.scale,
-        descriptor=tuple(float(v) for v in descriptor),
+        descriptor=None if descriptor is None else tuple(float(v) for v in descriptor),
         sface_feature=None if feature is None else face_adapter.encode_feature(feature),
     )
     return found, crop

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
+from checks.judge import needs_descriptor
 from checks.policy import PHOTO_KINDS
 from notices.cases import CaseEvent
 from notices.queue import Recipient, confirmation_draft
@@ -75,7 +76,7 @@ def remediate(
     photos = {**on_file, **new_photos}
     rows = []
     for i, (kind, uri) in enumerate(sorted(photos.items())):
-        outcome = measure_task(PhotoTask(photo_id=i, uri=uri))
+        outcome = measure_task(PhotoTask(photo_id=i, uri=uri, dlib=needs_descriptor(loaded.policy)))
         m = outcome.measurement
         rows.append((sub.id, kind, m, descriptor_bytes(m) if m else None, outcome.error))
     today = now.astimezone(ZoneInfo(loaded.enforcement.zone)).date()

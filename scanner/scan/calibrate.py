@@ -374,7 +374,8 @@ def calibrate(
 ) -> Calibration:
     photos = read_manifest(faces)
     cal = Calibration(policy_name=policy.name, policy_version=policy.version)
-    tasks = [PhotoTask(i, str(faces / p.file)) for i, p in enumerate(photos)]
+    # dlib's descriptor (measured only when asked for) on the pair photos, for the dlib and fused figures.
+    tasks = [PhotoTask(i, str(faces / p.file), dlib=p.file.startswith(pairs_prefix)) for i, p in enumerate(photos)]
     total = len(tasks)
     done = 0
     for outcome in executor.map(measure_task, tasks):

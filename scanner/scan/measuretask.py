@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks import variants
-from checks.photo import EXTRACTOR_PARTS, EXTRACTOR_VERSION, PhotoMeasurement, measure_photo, reusable_parts
+from checks.photo import (
+    EXTRACTOR_PARTS,
+    EXTRACTOR_VERSION,
+    PhotoMeasurement,
+    lacks_descriptor,
+    measure_photo,
+    reusable_parts,
+)
 from scanner.photos import PhotoReadError, decode_photo, read_photo
 
 # Derived variants (for calibration): name -> function(rgb, parameter).
@@ -38,6 +45,9 @@ class PhotoTask:
     cached_sha256: str | None = None
     cached_version: str | None = None
     cached: dict[str, Any] | None = None
+    # Measure dlib's descriptor too (the policy's match model reads it; see
+    # ``checks.photo.lacks_descriptor``), adding it to a cached measurement without one.
+    dlib: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,9 @@ class PhotoOutcome:
     seconds: float
     extractor_version: str = EXTRACTOR_VERSION
     reused_all: bool = False  # the file still has the cached sha256 and every part was current: not decoded
+    # Every part was current but dlib's descriptor was missing and has been added:
+    # the stored measurement gets the descriptor, no new row.
+    added_descriptor: bool = False
 
 
 def measure_task(task: PhotoTask) -> PhotoOutcome:
@@ -61,7 +74,7 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
         sha256, size = photo.sha256, len(photo.data)
         if task.variant is None and task.cached is not None and task.cached_sha256 == sha256:
             parts = reusable_parts(task.cached_version or "")
-            if parts == set(EXTRACTOR_PARTS):
+            if parts == set(EXTRACTOR_PARTS) and not (task.dlib and lacks_descriptor(task.cached)):
                 return PhotoOutcome(
                     task.photo_id, sha256, size, task.cached, None, time.perf_counter() - started, reused_all=True
                 )
@@ -71,9 +84,12 @@ def measure_task(task: PhotoTask) -> PhotoOutcome:
         reuse, parts = None, frozenset[str]()
         if task.cached is not None and task.cached_version and task.cached_sha256 == sha256 and task.variant is None:
             reuse, parts = PhotoMeasurement.from_dict(task.cached), reusable_parts(task.cached_version)
-        measurement = measure_photo(rgb, reuse, parts).to_dict()
+        measurement = measure_photo(rgb, reuse, parts, dlib=task.dlib).to_dict()
         seconds = time.perf_counter() - started
-        return PhotoOutcome(task.photo_id, sha256, size, measurement, None, seconds, EXTRACTOR_VERSION)
+        added = reuse is not None and parts == set(EXTRACTOR_PARTS)
+        return PhotoOutcome(
+            task.photo_id, sha256, size, measurement, None, seconds, EXTRACTOR_VERSION, added_descriptor=added
+        )
     except PhotoReadError as exc:
         return PhotoOutcome(task.photo_id, sha256, size, None, str(exc), time.perf_counter() - started)
     except Exception as exc:  # a photo that breaks a check must not stop the run

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from checks.judge import needs_descriptor
 from scanner import db
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.scan.shards import RecentShas, ShardInfo, judge_rows, read_page
@@ -63,7 +64,16 @@ def read_and_judge(
     """The shard of subscribers ``after_id < id <= last_id`` judged from the
     cache, or None when some photo of it still has to be measured."""
     with engine.connect() as conn:
-        page = read_page(conn, shard_no, after_id, 0, False, RecentShas(), last_subscriber_id=last_id)
+        page = read_page(
+            conn,
+            shard_no,
+            after_id,
+            0,
+            False,
+            RecentShas(),
+            last_subscriber_id=last_id,
+            dlib=needs_descriptor(settings.policy),
+        )
     if page is None or page.tasks:
         return None
     return CachedShard(page.info(), judge_page(settings, page.subs, judge_rows(page)))

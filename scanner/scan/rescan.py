@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from checks.judge import Verdict
+from checks.judge import Verdict, needs_descriptor
 from scanner.models import ScanRun
 from scanner.policyfile import LoadedPolicy, load_policy
 from scanner.scan.executors import Executor, default_workers, make_executor
@@ -273,6 +273,7 @@ def _run(
     """The run's shards, from the first one not committed, by this process holding the run's lease."""
     assert run.id is not None
     settings = JudgeSettings(run_id=run.id, policy=loaded.policy, as_of=run.as_of, preview=run.mode == "preview")
+    dlib = needs_descriptor(loaded.policy)
     shard_no, last_id, done = _shard_totals(engine, run.id)
     subscribers_total, photos_total = _counts(engine, run.id)
     sums = done["sums"]
@@ -321,7 +322,7 @@ def _run(
         """Read, measure, judge and write one page in this process; its last subscriber id, None at the end."""
         lease.check()
         with engine.connect() as conn:
-            page = read_page(conn, shard, after_id, page_size, rehash, recent, last_subscriber_id=last_id)
+            page = read_page(conn, shard, after_id, page_size, rehash, recent, last_subscriber_id=last_id, dlib=dlib)
         if page is None:
             return None
         if page.tasks:

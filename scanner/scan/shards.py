@@ -26,7 +26,7 @@ from sqlalchemy import String, and_, bindparam, func, insert, select, type_coerc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from checks.photo import EXTRACTOR_VERSION
+from checks.photo import EXTRACTOR_VERSION, lacks_descriptor
 from scanner.scan.executors import Executor
 from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
@@ -70,6 +70,10 @@ def _values(values: dict[str, Any], descriptor: bytes | None) -> dict[str, Any]:
     out = dict(values)
     out["descriptor"] = None if descriptor is None else tuple(np.frombuffer(descriptor, dtype=np.float64).tolist())
     return out
+
+
+def _parsed(values: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    return orjson.loads(values) if isinstance(values, str | bytes) else values
 
 
 def descriptor_bytes(measurement: dict[str, Any]) -> bytes | None:
@@ -176,9 +180,14 @@ def read_page(
     rehash: bool,
     recent: RecentShas,
     last_subscriber_id: int | None = None,
+    dlib: bool = False,
 ) -> Page | None:
     """The next ``page_size`` subscribers after ``after_subscriber_id`` (or, with
-    ``last_subscriber_id``, all of them up to that id) and their photos; None when there are none."""
+    ``last_subscriber_id``, all of them up to that id) and their photos; None when there are none.
+
+    ``dlib``: the policy reads dlib's descriptor, so a stored measurement of a
+    face without one is not judged from the cache: the photo is read again and
+    the descriptor added (``checks.photo.lacks_descriptor``)."""
     query = select(SUBSCRIBER.c.id, SUBSCRIBER.c.id_number, SUBSCRIBER.c.id_expires_on).where(
         SUBSCRIBER.c.id > after_subscriber_id
     )
@@ -214,7 +223,8 @@ def read_page(
     pending: dict[int, Any] = {}  # photo id -> row, for photos to read
     for row in photos:
         pid, values, descriptor = row[0], row[5], row[6]
-        if values is not None and not rehash:
+        stale = dlib and values is not None and descriptor is None and lacks_descriptor(_parsed(values))
+        if values is not None and not rehash and not stale:
             page.cached[pid] = (values, descriptor)
         else:
             pending[pid] = row
@@ -222,7 +232,7 @@ def read_page(
     known = {} if rehash else {pid: recent.get(row.uri) for pid, row in pending.items()}
     hits = _cached_by_sha(conn, [s for s in known.values() if s], current_only=True)
     for pid, sha in known.items():
-        if sha and sha in hits:
+        if sha and sha in hits and not (dlib and lacks_descriptor(hits[sha][1])):
             values = hits[sha][1]
             page.cached[pid] = (values, descriptor_bytes(values))
             page.recorded[pid] = sha
@@ -235,7 +245,9 @@ def read_page(
             continue
         page.by_uri[row.uri] = [pid]
         version, values = earlier.get(row.sha256, (None, None)) if row.sha256 else (None, None)
-        page.tasks.append(PhotoTask(pid, row.uri, cached_sha256=row.sha256, cached_version=version, cached=values))
+        page.tasks.append(
+            PhotoTask(pid, row.uri, cached_sha256=row.sha256, cached_version=version, cached=values, dlib=dlib)
+        )
     return page
 
 
@@ -286,6 +298,7 @@ def write_page(
     recorded, outcomes = (page.recorded, page.outcomes) if page is not None else ({}, {})
     for pid, sha in recorded.items():
         photo_updates.append({"pid": pid, "sha256": sha, "size": None, "at": now})
+    added_descriptors: list[dict[str, Any]] = []
     for pid, outcome in outcomes.items():
         if outcome.sha256 is not None:
             photo_updates.append({"pid": pid, "sha256": outcome.sha256, "size": outcome.size_bytes, "at": now})
@@ -293,6 +306,15 @@ def write_page(
             continue
         seen.add(id(outcome))
         measured += 1
+        if outcome.added_descriptor:
+            added_descriptors.append(
+                {
+                    "sha": outcome.sha256,
+                    "version": outcome.extractor_version,
+                    "descriptor": descriptor_bytes(outcome.measurement),
+                }
+            )
+            continue
         new_measurements.append(
             {
                 "photo_sha256": outcome.sha256,
@@ -303,6 +325,17 @@ def write_page(
             }
         )
     _insert_ignoring_duplicates(conn, MEASUREMENT, new_measurements)
+    if added_descriptors:
+        conn.execute(
+            update(MEASUREMENT)
+            .where(
+                MEASUREMENT.c.photo_sha256 == bindparam("sha"),
+                MEASUREMENT.c.extractor_version == bindparam("version"),
+                MEASUREMENT.c.descriptor.is_(None),
+            )
+            .values(descriptor=bindparam("descriptor")),
+            added_descriptors,
+        )
     if photo_updates:
         conn.execute(
             update(PHOTO)

@@ -292,7 +292,7 @@ def test_a_new_occlusion_version_remeasures_occlusion_only(
         raise AssertionError("detection or the descriptor ran again")
 
     monkeypatch.setattr(photo, "find_faces", forbidden)
-    monkeypatch.setattr(face_adapter, "landmarks_and_encoding", forbidden)
+    monkeypatch.setattr(face_adapter, "landmarks", forbidden)
     second = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
     assert second.totals["measured_photos"] == 12 and second.totals["unreadable_photos"] == 0
     assert findings(engine, second.id) == findings(engine, first.id)
@@ -334,3 +334,43 @@ def test_measurements_from_before_sface_remeasure_the_faces_part_only(
             select(MEASUREMENT.c["values"]).where(MEASUREMENT.c.extractor_version == photo.EXTRACTOR_VERSION)
         ).all()
     assert len(current) == 12 and all(v.get("sface_feature") for (v,) in current if v.get("face_count"))
+
+
+@pytest.mark.faces
+def test_a_policy_on_dlib_adds_the_descriptors_to_the_stored_measurements(
+    real_base: tuple[Any, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks import photo
+
+    engine, n = real_base
+    first = rescan(engine, load_policy(), as_of=TODAY, executor=Inline())
+    assert first.totals["measured_photos"] == 12
+    with engine.connect() as conn:
+        stored = conn.execute(select(MEASUREMENT.c.descriptor, MEASUREMENT.c["values"])).all()
+    # The default policy judges SFace's features: dlib's descriptor (~100 ms a face) is not measured.
+    assert len(stored) == 12 and all(d is None and v["face_count"] for d, v in stored)
+    # The SFace cosine of every pair is recorded; no dlib distance without descriptors.
+    assert all(set(d) == {"id_portrait~live:face_cosine"} for *_rest, d in findings(engine, first.id).values())
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a part was measured again although it is stored")
+
+    for name in ("find_faces", "_measure_clarity", "_measure_occlusion", "_measure_likeness"):
+        monkeypatch.setattr(photo, name, forbidden)
+    on_dlib = load_policy(policy_with(tmp_path, {"checks.match.model": "dlib", "policy.version": "dlib-1"}))
+    second = rescan(engine, on_dlib, as_of=TODAY, executor=Inline())
+    assert second.totals["measured_photos"] == 12 and second.totals["unreadable_photos"] == 0
+    judged = findings(engine, second.id)
+    assert len(judged) == n and all(set(distances) == {"id_portrait~live"} for *_r, distances in judged.values())
+    with engine.connect() as conn:
+        stored = conn.execute(select(MEASUREMENT.c.descriptor)).all()
+    assert len(stored) == 12 and all(d is not None and len(d) == 128 * 8 for (d,) in stored)  # added, no new rows
+
+    class NoMeasuring(Inline):
+        def run(self, fn: Any, items: Iterable[Any], **kwargs: Any) -> Iterator[Any]:
+            assert not list(items), "a photo was read although its measurement is complete"
+            return iter(())
+
+    third = rescan(engine, on_dlib, as_of=TODAY, executor=NoMeasuring())
+    assert third.totals["measured_photos"] == 0 and third.totals["cached_photos"] == 2 * n
+    assert findings(engine, third.id) == judged

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pytest
 
 from checks import quality
+from checks.face import decode_feature
 from checks.idcard import measure_id_number
 from checks.judge import PhotoInput, SubjectInput, judge
 from checks.photo import PhotoMeasurement, measure_photo
@@ -192,7 +193,7 @@ def test_clear_photos_measurements_are_consistent(results: FaceSetResults) -> No
         assert right > left and bottom > top
         assert m.face_width_px == pytest.approx(right - left)
         assert m.inter_eye_px is not None and 0 < m.inter_eye_px < m.face_width_px
-        assert m.descriptor is not None and len(m.descriptor) == 128
+        assert m.sface_feature is not None and len(decode_feature(m.sface_feature)) == 128
         assert m.dark_share is not None and 0 <= m.dark_share <= 1
         assert m.bright_share is not None and 0 <= m.bright_share <= 1
 

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 
 from checks import face as face_adapter
-from checks.face import face_distance
+from checks.face import decode_feature, face_cosine, face_distance
 from checks.photo import FACE_CROP_PX, PhotoMeasurement, face_crop, find_faces, measure_photo
 from scanner.photos import decode_photo, read_photo
 
@@ -47,7 +47,7 @@ def chip_portrait(rgb: RGB, m: PhotoMeasurement) -> RGB:
 @pytest.fixture(scope="module")
 def clear_photos(faces_dir: Path) -> list[tuple[RGB, PhotoMeasurement]]:
     photos = [_load(p) for p in _files(faces_dir, "identities/deepface_", "clear", every=2)]
-    measured = [(rgb, measure_photo(rgb)) for rgb in photos]
+    measured = [(rgb, measure_photo(rgb, dlib=True)) for rgb in photos]
     return [(rgb, m) for rgb, m in measured if m.face_count == 1]
 
 
@@ -55,27 +55,32 @@ def test_chip_sized_portraits_are_found_and_match_their_source(
     clear_photos: list[tuple[RGB, PhotoMeasurement]],
 ) -> None:
     assert len(clear_photos) >= 30
-    found, distances = 0, []
+    found, distances, cosines = 0, [], []
     for rgb, m in clear_photos:
-        chip = measure_photo(chip_portrait(rgb, m))
+        chip = measure_photo(chip_portrait(rgb, m), dlib=True)
         if chip.face_count:
             found += 1
             assert chip.descriptor is not None and m.descriptor is not None
             distances.append(face_distance(chip.descriptor, m.descriptor))
+            assert chip.sface_feature is not None and m.sface_feature is not None
+            cosines.append(face_cosine(decode_feature(chip.sface_feature), decode_feature(m.sface_feature)))
     print(
-        f"\nchip-sized portraits: face found {found}/{len(clear_photos)}; distance to the source photo "
-        f"median {np.median(distances):.3f}, p90 {np.percentile(distances, 90):.3f}"
+        f"\nchip-sized portraits: face found {found}/{len(clear_photos)}; dlib distance to the source photo "
+        f"median {np.median(distances):.3f}, p90 {np.percentile(distances, 90):.3f}; SFace cosine "
+        f"median {np.median(cosines):.3f}, p10 {np.percentile(cosines, 10):.3f}"
     )
     assert found / len(clear_photos) >= 0.9
-    # The same face at 102x126 px stays well inside the default match band (0.40).
+    # The same face at 102x126 px stays well inside dlib's match band (0.42).
     assert np.median(distances) <= 0.30
+    # And far above SFace's match threshold (0.40): measured median 0.979, p10 0.969 on 31 faces.
+    assert np.percentile(cosines, 10) >= 0.85
 
 
 def test_large_photos_are_measured_at_full_resolution(faces_dir: Path) -> None:
     """A 1080p photo and the same photo at 240p: same face, same landmarks in the photo's own pixels."""
     big = _load(faces_dir / "clarity" / "obama_1080p.jpg")
     small = np.ascontiguousarray(cv2.resize(big, (427, 240), interpolation=cv2.INTER_AREA))
-    mb, ms = measure_photo(big), measure_photo(small)
+    mb, ms = measure_photo(big, dlib=True), measure_photo(small, dlib=True)
     assert mb.face_count == ms.face_count == 1
     assert mb.landmarks is not None and ms.landmarks is not None
     scale = big.shape[1] / small.shape[1]

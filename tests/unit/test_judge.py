@@ -350,10 +350,19 @@ def test_handheld_is_compared_with_the_id_portrait(default_policy: Policy) -> No
 
 
 def test_no_comparison_without_both_descriptors(default_policy: Policy) -> None:
+    # A faceless photo has its own reason (NO_FACE) and is not compared.
+    faceless = good_photo(face_count=0, face_box=None, descriptor=None)
+    s = subject({"id_portrait": faceless, "live": good_photo(descriptor=descriptor(1.5))})
+    j = judge(s, default_policy, TODAY)
+    assert j.distances == {}
+    assert j.codes == ["NO_FACE"]
+    # A face whose dlib descriptor was never measured cannot be judged by the dlib model:
+    # a person decides, the match is not assumed.
     s = subject({"id_portrait": good_photo(descriptor=None), "live": good_photo(descriptor=descriptor(1.5))})
     j = judge(s, default_policy, TODAY)
     assert j.distances == {}
-    assert j.verdict is Verdict.PASS
+    assert j.verdict is Verdict.REVIEW
+    assert "not measured" in (only(j, ReasonCode.FACE_MATCH_UNCERTAIN).detail or "")
 
 
 def feature(cosine: float) -> str:
@@ -388,6 +397,7 @@ def test_sface_cosine_bands(cosine: float, code: ReasonCode | None, threshold: f
     )
     j = judge(s, policy, TODAY)
     assert j.distances["id_portrait~live"] == pytest.approx(0.9)  # the dlib distance is still recorded
+    assert j.distances["id_portrait~live:face_cosine"] == pytest.approx(cosine, abs=1e-4)  # and the model's score
     assert j.verdict is verdict
     if code is None:
         assert j.reasons == ()

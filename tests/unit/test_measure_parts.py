@@ -10,7 +10,14 @@ import pytest
 
 from checks import face as face_adapter
 from checks import photo
-from checks.photo import EXTRACTOR_PARTS, PhotoMeasurement, compose_version, measure_photo, reusable_parts
+from checks.photo import (
+    EXTRACTOR_PARTS,
+    PhotoMeasurement,
+    compose_version,
+    lacks_descriptor,
+    measure_photo,
+    reusable_parts,
+)
 from scanner.photos import decode_photo, read_photo
 
 FILES = (
@@ -51,7 +58,7 @@ def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
         raise AssertionError("the faces part was recomputed")
 
     monkeypatch.setattr(photo, "find_faces", forbidden)
-    monkeypatch.setattr(face_adapter, "landmarks_and_encoding", forbidden)
+    monkeypatch.setattr(face_adapter, "landmarks", forbidden)
     for rgb, m in zip(images, full, strict=True):
         stale = replace(m, mouth_nose_skin_share=-1.0, eye_skin_luma_ratio=-1.0, eyes_seen=-1, head_cover_share=-1.0)
         again = measure_photo(rgb, stale, frozenset({"faces", "clarity", "likeness"}))
@@ -90,3 +97,28 @@ def test_a_new_recognizer_remeasures_faces_and_keeps_the_other_parts(
     for rgb, m in zip(images, full, strict=True):
         before_sface = replace(m, sface_feature=None)  # stored by the extractor before SFace
         assert measure_photo(rgb, before_sface, frozenset({"clarity", "occlusion", "likeness"})) == m
+
+
+@pytest.mark.faces
+def test_dlib_descriptor_is_measured_when_asked_and_added_to_a_stored_measurement(
+    faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [decode_photo(read_photo(str(faces_dir / f))) for f in FILES]
+    plain = [measure_photo(rgb) for rgb in images]
+    with_dlib = [measure_photo(rgb, dlib=True) for rgb in images]
+    for m, d in zip(plain, with_dlib, strict=True):
+        assert m.descriptor is None and lacks_descriptor(m) and lacks_descriptor(m.to_dict())
+        assert d.descriptor is not None and len(d.descriptor) == 128 and not lacks_descriptor(d)
+        assert replace(d, descriptor=None) == m  # nothing else differs
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("detection or a part other than the descriptor ran again")
+
+    for name in ("find_faces", "_measure_clarity", "_measure_occlusion", "_measure_likeness"):
+        monkeypatch.setattr(photo, name, forbidden)
+    every = frozenset(EXTRACTOR_PARTS)
+    for rgb, m, d in zip(images, plain, with_dlib, strict=True):
+        assert measure_photo(rgb, m, every, dlib=True) == d
+        assert measure_photo(rgb, d, every, dlib=True) == d  # already there: nothing measured
+    faceless = PhotoMeasurement(width_px=10, height_px=10, face_count=0)
+    assert not lacks_descriptor(faceless)
