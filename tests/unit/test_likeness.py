@@ -92,14 +92,14 @@ def test_the_judge_fails_a_copy_with_the_likeness_as_evidence(default_policy: Po
         j = judge(SubjectInput(id_number, None, photos), default_policy, dt.date(2026, 12, 1))
         return j.verdict, [r.to_dict() for r in j.reasons]
 
-    # A face distance of 0.3 is a match, but the pixels are the portrait's: a copy, not a capture.
+    # The faces match, but the pixels are the portrait's: a copy, not a capture.
     got, reasons = verdict(sig)
     assert got is Verdict.FAIL
     (reason,) = reasons
     assert reason["code"] == "LIVE_IS_COPY" and reason["photo_kind"] == "id_portrait~live"
     assert reason["measure"] == "face_likeness" and reason["value"] == 1.0
     assert reason["threshold"] == default_policy.checks.match.copy_min_likeness and reason["comparison"] == ">="
-    assert "face distance 0.3000" in str(reason["detail"])
+    assert "face_cosine 1.0000" in str(reason["detail"])  # the policy model's score of the pair
     assert verdict(other) == (Verdict.PASS, [])
     assert verdict(None) == (Verdict.PASS, [])  # no signature (measured before it existed): not judged a copy
 
