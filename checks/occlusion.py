@@ -1,29 +1,42 @@
 """Occlusion measurements per face region, from the 5-point landmarks.
 
-Regions are laid out in units of the inter-eye distance ``d`` along the face's
-own axes (the eye line and its perpendicular through the nose), so they follow
-a tilted head and do not depend on resolution:
+The face is first resampled upright, with the eyes level and ``FACE_UNIT_PX``
+apart (the inter-eye distance ``d`` becomes a fixed number of pixels), so every
+region below is a fixed box of that small image whatever the photo's
+resolution, and a tilted head reads like an upright one. Colour is read from
+that resampled image: the averaging over the larger original pixels removes
+JPEG's blocky chroma, which on small, enlarged crops spread the face's own skin
+colour beyond a fixed radius. The whole colour part costs about a millisecond.
+
+Regions, in units of ``d`` from the mid-point of the eyes (x right, y down):
 
 - eyes: a box around each eye centre;
 - mouth and nose: from just above the nose tip down to the chin;
 - forehead: a band above the eyes;
+- head band: between the brows and the hairline, as wide as the head;
 - skin references: the brow between the eyes and each temple beside the eyes,
   where a mask does not reach.
 
-Mouth and nose: a mask or a hand replaces the face's own skin there. The
-skin's chroma (YCrCb) is read from each skin reference, and the region reports
-the share of its pixels within ``SKIN_CHROMA_RADIUS`` of it, the best over the
-references (bangs may hide the brow, hair a temple). A reference whose chroma
+Mouth and nose: a mask or a hand replaces the face's own skin there. Each
+skin reference gives the skin's chroma (YCrCb, median), and the region reports
+the share of its pixels within ``SKIN_CHROMA_RADIUS`` of it: the best over the
+references (bangs may hide the brow, hair a temple). The lips are redder
+(higher Cr - Cb) than the skin around them, whatever the skin's tone, and a
+mask (white, blue, black) is less red than the skin: the mouth redness is the
+redness of the mouth box's reddest tenth over the skin references' median,
+which stays above zero on clear faces and falls well below it under a mask
+whose colour the skin share misses. A reference whose chroma
 is nearly neutral (grey, black hair, a greyscale photo) or outside the classic
-skin range (a cap's brim, a lens) says nothing about skin and is not used;
-with no usable reference the share is not measured.
-The forehead share is measured the same way.
+skin range (a cap's brim, a lens) says nothing about skin and is not used; with
+no usable reference the share is not measured. The forehead share is measured
+the same way.
 
 Head covering (attire): a hat, cap or scarf covers the band between the brows
 and the hairline with something that is neither the face's skin (any usable
 reference's chroma) nor hair (dark, or dim and nearly neutral). The band's
-share of such pixels is the head cover share. A black cap reads as hair, so
-this measure finds coloured and light coverings only.
+share of such pixels is the head cover share. The band is as wide as the
+forehead, so a bright background beside the head does not count. A black cap
+reads as hair, so this measure finds coloured and light coverings only.
 
 Eyes: lenses cover the skin around the eyes as well, so the eye boxes hold
 almost no pixel of the skin's chroma (the eye skin share, read against the
@@ -31,9 +44,10 @@ reference that best matches the lower face). Sunglasses also make the eye
 boxes darker than the skin (the eye-to-skin luma ratio, skin taken from the
 face box in the classic YCrCb skin range, refined to this face's median
 chroma), and they hide the eyes themselves: OpenCV's Haar eye detector
-(shipped with OpenCV, BSD licence) runs on an upright copy of the upper face
-at a fixed eye distance and reports how many of the two
-landmark eyes it sees. Numbers only; the policy decides.
+(shipped with OpenCV, BSD licence) looks for each eye in a small window around
+its landmark on an upright copy of the upper face at a fixed eye distance, and
+reports how many of the two landmark eyes it sees. Numbers only; the policy
+decides.
 """
 
 from __future__ import annotations
@@ -46,7 +60,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-OCCLUSION_VERSION = "occlusion-6"
+OCCLUSION_VERSION = "occlusion-7"
+
+# The upright face: eyes FACE_UNIT_PX apart, at (1.5, 2.0) and (2.5, 2.0) units
+# of a 4 x 5 unit image (2 units above the eyes for the head, 3 below).
+FACE_UNIT_PX = 32
+_FACE_W, _FACE_H, _EYE_ROW = 4.0, 5.0, 2.0
 
 # Chai & Ngan's skin chroma range (YCrCb): seeds the face's own skin estimate, and a skin
 # reference must lie inside it.
@@ -61,10 +80,16 @@ _MIN_SHARE_IN_PHOTO = 0.3  # a region less inside the photo than this is not mea
 # A pixel has the reference skin's colour when its (Cr, Cb) lies within this
 # distance of the reference's median. Skin within one face spreads about this
 # much; on ../shared/faces it separates masks from skin better than 5 or 12.
+# (Widening it to 3 times the reference's own spread lost 10 of 85 masks.)
 SKIN_CHROMA_RADIUS = 8.0
 # A reference is skin only when its median chroma is at least this far from
 # neutral grey (128, 128); skin in colour photos lies 9 to 48 away.
 MIN_REFERENCE_SATURATION = 8.0
+
+# Lips are redder (higher Cr - Cb) than the skin around them, whatever the skin's
+# tone; a mask is less red than the skin. The mouth box's redness is that of its
+# reddest MOUTH_RED_PERCENT of pixels (the lips fill about a fifth of the box).
+MOUTH_RED_PERCENT = 10
 
 # Hair, for the head cover share: darker than this luma, or dimmer than
 # _HAIR_DIM_LUMA with chroma within _HAIR_MAX_CHROMA of neutral grey.
@@ -72,8 +97,9 @@ _HAIR_DARK_LUMA = 70
 _HAIR_DIM_LUMA = 110
 _HAIR_MAX_CHROMA = 20.0
 
-# Eye visibility: the upper face is resampled so the eyes are this many px apart.
-_EYE_CROP_DISTANCE_PX = 64
+# Eye visibility: the upper face is resampled so the eyes are this many px apart,
+# and each eye is looked for in a window of 1.5 x 1.3 d around its landmark.
+_EYE_CROP_DISTANCE_PX = 56
 _EYE_HIT_RADIUS = 0.25  # a detection counts for an eye whose centre is this close (in d)
 
 
@@ -85,26 +111,12 @@ class OcclusionMeasurement:
     eye_skin_luma_ratio: float  # mean luma of the eye boxes / mean luma of the face's skin
     eyes_seen: int  # 0, 1 or 2: landmark eyes that the eye detector confirms
     head_cover_share: float | None = None  # 0..1 of the band above the brows; None when not measurable
+    # Redness (Cr - Cb) of the mouth box's reddest tenth over the skin references'; None likewise
+    mouth_redness: float | None = None
 
 
 Point = tuple[float, float]
-
-
-def _box(
-    center: npt.NDArray[np.float64],
-    axis_x: npt.NDArray[np.float64],
-    axis_y: npt.NDArray[np.float64],
-    half_w: float,
-    half_h: float,
-) -> npt.NDArray[np.float32]:
-    corners = [center + sx * half_w * axis_x + sy * half_h * axis_y for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
-    return np.asarray(corners, dtype=np.float32)
-
-
-def _mask(shape: tuple[int, int], polygon: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-    canvas = np.zeros(shape, dtype=np.uint8)
-    cv2.fillConvexPoly(canvas, np.round(polygon).astype(np.int32), 1)
-    return canvas.astype(bool)
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in units of d from the mid-point of the eyes
 
 
 @lru_cache(maxsize=1)
@@ -116,30 +128,48 @@ def _eye_cascade() -> Any:
     return cascade
 
 
-def count_visible_eyes(grey: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point) -> int:
-    """How many of the two landmark eyes OpenCV's eye detector confirms."""
+def _upright(
+    image: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point, unit_px: int, size: tuple[float, float], eye_row: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """The affine map that puts the eyes level, ``unit_px`` apart, centred at (size[0] / 2, eye_row) units."""
     a, b = sorted((np.asarray(eye_a, dtype=np.float64), np.asarray(eye_b, dtype=np.float64)), key=lambda p: p[0])
     d = float(np.linalg.norm(b - a))
     if d < 1:
-        return 0
-    D = _EYE_CROP_DISTANCE_PX
-    # The upper face upright, eyes at (1.5 D, 1.2 D) and (2.5 D, 1.2 D). The context
-    # matters: histogram equalisation over a tighter strip hides more clear eyes.
+        return None
     angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
     mid = (a + b) / 2.0
-    rot = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, D / d)
-    rot[0, 2] += 2 * D - mid[0]
-    rot[1, 2] += 1.2 * D - mid[1]
-    size = (4 * D, int(2.4 * D))
-    crop = cv2.warpAffine(grey, rot, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    crop = cv2.equalizeHist(crop)
-    smallest, largest = int(0.3 * D), int(0.9 * D)
-    found = _eye_cascade().detectMultiScale(
-        crop, scaleFactor=1.05, minNeighbors=3, minSize=(smallest, smallest), maxSize=(largest, largest)
+    rot = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, unit_px / d)
+    rot[0, 2] += size[0] / 2.0 * unit_px - mid[0]
+    rot[1, 2] += eye_row * unit_px - mid[1]
+    return np.asarray(rot, dtype=np.float64), mid
+
+
+def _warp(image: npt.NDArray[Any], rot: npt.NDArray[np.float64], width: int, height: int, nearest: bool = False) -> Any:
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return cv2.warpAffine(image, rot, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def count_visible_eyes(grey: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point) -> int:
+    """How many of the two landmark eyes OpenCV's eye detector confirms."""
+    D = _EYE_CROP_DISTANCE_PX
+    placed = _upright(grey, eye_a, eye_b, D, (4.0, 2.4), 1.2)
+    if placed is None:
+        return 0
+    # The upper face upright, eyes at (1.5 D, 1.2 D) and (2.5 D, 1.2 D). The context
+    # matters: histogram equalisation over a tighter strip hides more clear eyes,
+    # so the strip is equalised whole and only the windows are searched.
+    crop = cv2.equalizeHist(
+        cv2.warpAffine(grey, placed[0], (4 * D, int(2.4 * D)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     )
+    smallest, largest = int(0.3 * D), int(0.9 * D)
     seen = 0
     for ex in (1.5 * D, 2.5 * D):
-        if any(np.hypot(x + w / 2 - ex, y + h / 2 - 1.2 * D) < _EYE_HIT_RADIUS * D for x, y, w, h in found):
+        x0, y0 = int(ex - 0.75 * D), int(1.2 * D - 0.65 * D)
+        window = crop[y0 : int(1.2 * D + 0.65 * D), x0 : int(ex + 0.75 * D)]
+        found = _eye_cascade().detectMultiScale(
+            window, scaleFactor=1.05, minNeighbors=3, minSize=(smallest, smallest), maxSize=(largest, largest)
+        )
+        if any(np.hypot(x0 + x + w / 2 - ex, y0 + y + h / 2 - 1.2 * D) < _EYE_HIT_RADIUS * D for x, y, w, h in found):
             seen += 1
     return seen
 
@@ -159,46 +189,61 @@ def measure_occlusion(
     that ends at the nose) is not measured at all.
     """
     er, el, nose = (np.asarray(p, dtype=np.float64) for p in (right_eye, left_eye, nose_tip))
-    d = float(np.linalg.norm(el - er))
-    if d < 4:
+    if float(np.linalg.norm(el - er)) < 4:
         raise ValueError("eyes too close together to lay out face regions")
-    axis_x = (el - er) / d
-    axis_y = np.array([-axis_x[1], axis_x[0]])
-    mid = (er + el) / 2.0
-    if float(np.dot(nose - mid, axis_y)) < 0:
-        axis_y = -axis_y  # "down" points from the eyes towards the nose
+    U = FACE_UNIT_PX
+    width, height = int(_FACE_W * U), int(_FACE_H * U)
+    placed = _upright(rgb, right_eye, left_eye, U, (_FACE_W, _FACE_H), _EYE_ROW)
+    assert placed is not None
+    rot = placed[0]
+    up = np.asarray(_warp(rgb, rot, width, height), dtype=np.uint8)
     h, w = rgb.shape[:2]
-    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    photo = np.zeros((h, w), dtype=np.uint8)
+    left, top, right, bottom = inside if inside is not None else (0, 0, w, h)
+    photo[max(0, top) : bottom, max(0, left) : right] = 1
+    in_photo = cv2.warpAffine(photo, rot, (width, height), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
+    # Landmarks in the upright frame, in units of d from the mid-point of the eyes.
+    nose_u = (rot @ np.array([nose[0], nose[1], 1.0])) / U - np.array([_FACE_W / 2.0, _EYE_ROW])
+    if nose_u[1] < 0:
+        nose_u = -nose_u  # the nose below the eyes: the face is upside down in the photo
+    nx, ny = float(nose_u[0]), float(nose_u[1])
+
+    def region(cx: float, cy: float, half_w: float, half_h: float) -> npt.NDArray[np.bool_]:
+        x0 = round((cx - half_w + _FACE_W / 2.0) * U)
+        x1 = round((cx + half_w + _FACE_W / 2.0) * U)
+        y0 = round((cy - half_h + _EYE_ROW) * U)
+        y1 = round((cy + half_h + _EYE_ROW) * U)
+        out = np.zeros((height, width), dtype=bool)
+        out[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+        return out
+
+    ycc = cv2.cvtColor(up, cv2.COLOR_RGB2YCrCb)
     luma, cr, cb = ycc[..., 0].astype(np.float32), ycc[..., 1].astype(np.float32), ycc[..., 2].astype(np.float32)
-    in_photo = np.ones((h, w), dtype=bool)
-    if inside is not None:
-        in_photo[:] = False
-        in_photo[max(0, inside[1]) : inside[3], max(0, inside[0]) : inside[2]] = True
     lit = (luma >= _MIN_LUMA) & in_photo
 
-    face = _mask((h, w), _box(mid + 0.45 * d * axis_y, axis_x, axis_y, 1.0 * d, 1.25 * d))
-    mouth_nose = _mask((h, w), _box(nose + 0.45 * d * axis_y, axis_x, axis_y, 0.5 * d, 0.55 * d))
-    forehead = _mask((h, w), _box(mid - 0.6 * d * axis_y, axis_x, axis_y, 0.6 * d, 0.2 * d))
-    head_band = _mask((h, w), _box(mid - 0.85 * d * axis_y, axis_x, axis_y, 0.7 * d, 0.25 * d))
-    eye_r = _mask((h, w), _box(er, axis_x, axis_y, 0.28 * d, 0.16 * d))
-    eye_l = _mask((h, w), _box(el, axis_x, axis_y, 0.28 * d, 0.16 * d))
+    face = region(0.0, 0.45, 1.0, 1.25)
+    mouth_nose = region(nx, ny + 0.45, 0.5, 0.55)
+    forehead = region(0.0, -0.6, 0.6, 0.2)
+    head_band = region(0.0, -0.85, 0.5, 0.25)
+    eye_r = region(-0.5, 0.0, 0.28, 0.16)
+    eye_l = region(0.5, 0.0, 0.28, 0.16)
     eyes = eye_r | eye_l
     measurable_mouth = _share(in_photo, mouth_nose) >= _MIN_SHARE_IN_PHOTO
     measurable_forehead = _share(in_photo, forehead) >= _MIN_SHARE_IN_PHOTO
     measurable_head = _share(in_photo, head_band) >= _MIN_SHARE_IN_PHOTO
     mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face = (
-        region & in_photo for region in (mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face)
+        r & in_photo for r in (mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face)
     )
     references = (
-        _box(mid - 0.35 * d * axis_y, axis_x, axis_y, 0.25 * d, 0.15 * d),  # brow between the eyes
-        _box(er - 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),  # temples
-        _box(el + 0.6 * d * axis_x + 0.1 * d * axis_y, axis_x, axis_y, 0.12 * d, 0.2 * d),
+        region(0.0, -0.35, 0.25, 0.15),  # brow between the eyes
+        region(-1.1, 0.1, 0.12, 0.2),  # temples
+        region(1.1, 0.1, 0.12, 0.2),
     )
     # Per usable reference: the mouth-and-nose, forehead and eye skin shares.
     readings: list[tuple[float, float, float]] = []
-    any_skin = np.zeros((h, w), dtype=bool)  # the chroma of any usable reference
-    for polygon in references:
-        area = _mask((h, w), polygon)
+    skin_redness: list[float] = []  # per usable reference
+    any_skin = np.zeros((height, width), dtype=bool)  # the chroma of any usable reference
+    for area in references:
         ref = area & lit  # lit pixels inside the photo
         if ref.sum() < 5 or ref.sum() < 0.5 * area.sum():
             continue
@@ -208,6 +253,7 @@ def measure_occlusion(
         if not (_SEED_CR[0] <= ref_cr <= _SEED_CR[1] and _SEED_CB[0] <= ref_cb <= _SEED_CB[1]):
             continue  # a cap, dark hair or a lens over the reference, not skin
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
+        skin_redness.append(float(np.median(cr[ref] - cb[ref])))
         any_skin |= skin_like
         eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
         readings.append((_share(skin_like, mouth_nose), _share(skin_like, forehead), eye_share))
@@ -222,6 +268,11 @@ def measure_occlusion(
         best_lower = max(readings, key=lambda r: r[0])
         mouth_nose_share, eye_skin_share = best_lower[0], best_lower[2]
         forehead_share = max(r[1] for r in readings)
+    mouth = region(nx, ny + 0.5, 0.4, 0.25) & lit
+    mouth_redness = None
+    if skin_redness and measurable_mouth and mouth.sum() >= 5:
+        redness = cr[mouth] - cb[mouth]
+        mouth_redness = float(np.percentile(redness, 100 - MOUTH_RED_PERCENT)) - float(np.median(skin_redness))
     if not measurable_mouth:
         mouth_nose_share = None
     if not measurable_forehead:
@@ -236,6 +287,7 @@ def measure_occlusion(
         eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
         eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
         head_cover_share=head_cover_share,
+        mouth_redness=mouth_redness,
     )
 
 
