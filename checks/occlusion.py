@@ -4,9 +4,10 @@ The face is first resampled upright, with the eyes level and ``FACE_UNIT_PX``
 apart (the inter-eye distance ``d`` becomes a fixed number of pixels), so every
 region below is a fixed box of that small image whatever the photo's
 resolution, and a tilted head reads like an upright one. Colour is read from
-that resampled image: the averaging over the larger original pixels removes
-JPEG's blocky chroma, which on small, enlarged crops spread the face's own skin
-colour beyond a fixed radius. The whole colour part costs about a millisecond.
+that resampled image, whose pixels average the larger original ones. The eyes,
+whose boxes are small, are read on a second upright copy of the upper face
+only (the eye strip), with the eyes ``_EYE_CROP_DISTANCE_PX`` apart: about
+the face crop's own scale.
 
 Regions, in units of ``d`` from the mid-point of the eyes (x right, y down):
 
@@ -44,14 +45,16 @@ reference that best matches the lower face). Sunglasses also make the eye
 boxes darker than the skin (the eye-to-skin luma ratio, skin taken from the
 face box in the classic YCrCb skin range, refined to this face's median
 chroma), and they hide the eyes themselves: OpenCV's Haar eye detector
-(shipped with OpenCV, BSD licence) looks for each eye in a small window around
-its landmark on an upright copy of the upper face at a fixed eye distance, and
-reports how many of the two landmark eyes it sees. Numbers only; the policy
+(shipped with OpenCV, BSD licence) looks for each eye in a window around its
+landmark on the eye strip (equalised whole: searching the windows only costs a
+third of searching the strip), and reports how many of the two landmark eyes
+it sees. Numbers only; the policy
 decides.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -66,6 +69,11 @@ OCCLUSION_VERSION = "occlusion-7"
 # of a 4 x 5 unit image (2 units above the eyes for the head, 3 below).
 FACE_UNIT_PX = 32
 _FACE_W, _FACE_H, _EYE_ROW = 4.0, 5.0, 2.0
+# A face whose eyes are more than _MAX_SHRINK units apart is shrunk by area before
+# it is resampled upright. Faces in the face crop (eyes 30 to 74 px apart on
+# ../shared/faces) never are.
+_MAX_SHRINK = 2.5
+_SHRINK_TO = 2.0  # units apart after shrinking, well inside the bound
 
 # Chai & Ngan's skin chroma range (YCrCb): seeds the face's own skin estimate, and a skin
 # reference must lie inside it.
@@ -100,6 +108,8 @@ _HAIR_MAX_CHROMA = 20.0
 # Eye visibility: the upper face is resampled so the eyes are this many px apart,
 # and each eye is looked for in a window of 1.5 x 1.3 d around its landmark.
 _EYE_CROP_DISTANCE_PX = 56
+# The eye strip: 4 x 2.4 d, the eyes at (1.5, 1.2) and (2.5, 1.2) d.
+_EYE_STRIP_H, _EYE_STRIP_ROW, _EYE_STRIP_EYES_X = 2.4, 1.2, (1.5, 2.5)
 _EYE_HIT_RADIUS = 0.25  # a detection counts for an eye whose centre is this close (in d)
 
 
@@ -149,27 +159,26 @@ def _warp(image: npt.NDArray[Any], rot: npt.NDArray[np.float64], width: int, hei
     return cv2.warpAffine(image, rot, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
-def count_visible_eyes(grey: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point) -> int:
-    """How many of the two landmark eyes OpenCV's eye detector confirms."""
+def _eyes_seen(strip: npt.NDArray[np.uint8]) -> int:
+    """How many of the two landmark eyes OpenCV's eye detector confirms on the grey eye strip."""
     D = _EYE_CROP_DISTANCE_PX
-    placed = _upright(grey, eye_a, eye_b, D, (4.0, 2.4), 1.2)
-    if placed is None:
-        return 0
     # The upper face upright, eyes at (1.5 D, 1.2 D) and (2.5 D, 1.2 D). The context
     # matters: histogram equalisation over a tighter strip hides more clear eyes,
-    # so the strip is equalised whole and only the windows are searched.
-    crop = cv2.equalizeHist(
-        cv2.warpAffine(grey, placed[0], (4 * D, int(2.4 * D)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    )
+    # so the strip is equalised whole and only a window around each eye is searched.
+    crop = cv2.equalizeHist(strip)
     smallest, largest = int(0.3 * D), int(0.9 * D)
     seen = 0
-    for ex in (1.5 * D, 2.5 * D):
-        x0, y0 = int(ex - 0.75 * D), int(1.2 * D - 0.65 * D)
-        window = crop[y0 : int(1.2 * D + 0.65 * D), x0 : int(ex + 0.75 * D)]
+    for ex in _EYE_STRIP_EYES_X:
+        x0, y0 = int((ex - 0.75) * D), int((_EYE_STRIP_ROW - 0.65) * D)
+        window = crop[y0 : int((_EYE_STRIP_ROW + 0.65) * D), x0 : int((ex + 0.75) * D)]
         found = _eye_cascade().detectMultiScale(
             window, scaleFactor=1.05, minNeighbors=3, minSize=(smallest, smallest), maxSize=(largest, largest)
         )
-        if any(np.hypot(x0 + x + w / 2 - ex, y0 + y + h / 2 - 1.2 * D) < _EYE_HIT_RADIUS * D for x, y, w, h in found):
+        centre = (ex * D, _EYE_STRIP_ROW * D)
+        if any(
+            np.hypot(x0 + x + w / 2 - centre[0], y0 + y + h / 2 - centre[1]) < _EYE_HIT_RADIUS * D
+            for x, y, w, h in found
+        ):
             seen += 1
     return seen
 
@@ -189,9 +198,26 @@ def measure_occlusion(
     that ends at the nose) is not measured at all.
     """
     er, el, nose = (np.asarray(p, dtype=np.float64) for p in (right_eye, left_eye, nose_tip))
-    if float(np.linalg.norm(el - er)) < 4:
+    d = float(np.linalg.norm(el - er))
+    if d < 4:
         raise ValueError("eyes too close together to lay out face regions")
     U = FACE_UNIT_PX
+    if d > _MAX_SHRINK * U:
+        # A large face (a whole photo rather than the face crop): shrink it by area first,
+        # since the upright resampling interpolates and would skip most pixels.
+        f = _SHRINK_TO * U / d
+        small = np.asarray(cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        box = (
+            None
+            if inside is None
+            else (
+                math.floor(inside[0] * f),
+                math.floor(inside[1] * f),
+                math.ceil(inside[2] * f),
+                math.ceil(inside[3] * f),
+            )
+        )
+        return measure_occlusion(small, _scaled(right_eye, f), _scaled(left_eye, f), _scaled(nose_tip, f), box)
     width, height = int(_FACE_W * U), int(_FACE_H * U)
     placed = _upright(rgb, right_eye, left_eye, U, (_FACE_W, _FACE_H), _EYE_ROW)
     assert placed is not None
@@ -225,22 +251,17 @@ def measure_occlusion(
     mouth_nose = region(nx, ny + 0.45, 0.5, 0.55)
     forehead = region(0.0, -0.6, 0.6, 0.2)
     head_band = region(0.0, -0.85, 0.5, 0.25)
-    eye_r = region(-0.5, 0.0, 0.28, 0.16)
-    eye_l = region(0.5, 0.0, 0.28, 0.16)
-    eyes = eye_r | eye_l
     measurable_mouth = _share(in_photo, mouth_nose) >= _MIN_SHARE_IN_PHOTO
     measurable_forehead = _share(in_photo, forehead) >= _MIN_SHARE_IN_PHOTO
     measurable_head = _share(in_photo, head_band) >= _MIN_SHARE_IN_PHOTO
-    mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face = (
-        r & in_photo for r in (mouth_nose, forehead, head_band, eye_r, eye_l, eyes, face)
-    )
+    mouth_nose, forehead, head_band, face = (r & in_photo for r in (mouth_nose, forehead, head_band, face))
     references = (
         region(0.0, -0.35, 0.25, 0.15),  # brow between the eyes
         region(-1.1, 0.1, 0.12, 0.2),  # temples
         region(1.1, 0.1, 0.12, 0.2),
     )
     # Per usable reference: the mouth-and-nose, forehead and eye skin shares.
-    readings: list[tuple[float, float, float]] = []
+    readings: list[tuple[float, float, float, float]] = []  # mouth-nose and forehead shares, Cr, Cb
     skin_redness: list[float] = []  # per usable reference
     any_skin = np.zeros((height, width), dtype=bool)  # the chroma of any usable reference
     for area in references:
@@ -255,8 +276,7 @@ def measure_occlusion(
         skin_like = lit & (np.hypot(cr - ref_cr, cb - ref_cb) <= SKIN_CHROMA_RADIUS)
         skin_redness.append(float(np.median(cr[ref] - cb[ref])))
         any_skin |= skin_like
-        eye_share = (_share(skin_like, eye_r) + _share(skin_like, eye_l)) / 2.0
-        readings.append((_share(skin_like, mouth_nose), _share(skin_like, forehead), eye_share))
+        readings.append((_share(skin_like, mouth_nose), _share(skin_like, forehead), ref_cr, ref_cb))
     mouth_nose_share = forehead_share = eye_skin_share = head_cover_share = None
     if readings and measurable_head and head_band.any():
         chroma = np.hypot(cr - 128.0, cb - 128.0)
@@ -266,7 +286,7 @@ def measure_occlusion(
         # Each region takes the reference that matches it best; the eyes are read
         # against the reference that best matches the lower face's skin.
         best_lower = max(readings, key=lambda r: r[0])
-        mouth_nose_share, eye_skin_share = best_lower[0], best_lower[2]
+        mouth_nose_share = best_lower[0]
         forehead_share = max(r[1] for r in readings)
     mouth = region(nx, ny + 0.5, 0.4, 0.25) & lit
     mouth_redness = None
@@ -278,17 +298,45 @@ def measure_occlusion(
     if not measurable_forehead:
         forehead_share = None
     skin_luma = _face_skin_luma(luma, cr, cb, face & lit, face)
-    eye_luma = float(luma[eyes].mean()) if eyes.any() else skin_luma
-    grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+    # The eyes, on an upright strip at the face crop's own scale: an eye box is small.
+    strip_rot = _upright(rgb, right_eye, left_eye, _EYE_CROP_DISTANCE_PX, (4.0, _EYE_STRIP_H), _EYE_STRIP_ROW)
+    assert strip_rot is not None
+    D = _EYE_CROP_DISTANCE_PX
+    strip_size = (4 * D, int(_EYE_STRIP_H * D))
+    strip = cv2.warpAffine(rgb, strip_rot[0], strip_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    strip_in_photo = np.asarray(
+        cv2.warpAffine(photo, strip_rot[0], strip_size, flags=cv2.INTER_NEAREST, borderValue=0), dtype=bool
+    )
+    strip_ycc = cv2.cvtColor(strip, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    eye_boxes: list[npt.NDArray[np.bool_]] = []
+    for ex in _EYE_STRIP_EYES_X:
+        eye_box = np.zeros(strip_size[::-1], dtype=bool)
+        eye_box[
+            round((_EYE_STRIP_ROW - 0.16) * D) : round((_EYE_STRIP_ROW + 0.16) * D),
+            round((ex - 0.28) * D) : round((ex + 0.28) * D),
+        ] = True
+        eye_boxes.append(eye_box & strip_in_photo)
+    strip_eyes = eye_boxes[0] | eye_boxes[1]
+    eye_luma = float(strip_ycc[..., 0][strip_eyes].mean()) if strip_eyes.any() else skin_luma
+    if readings:
+        # The eyes are read against the reference that best matches the lower face's skin.
+        ref_cr, ref_cb = best_lower[2], best_lower[3]
+        strip_lit = strip_ycc[..., 0] >= _MIN_LUMA
+        skin_like = strip_lit & (np.hypot(strip_ycc[..., 1] - ref_cr, strip_ycc[..., 2] - ref_cb) <= SKIN_CHROMA_RADIUS)
+        eye_skin_share = (_share(skin_like, eye_boxes[0]) + _share(skin_like, eye_boxes[1])) / 2.0
     return OcclusionMeasurement(
         mouth_nose_skin_share=mouth_nose_share,
         forehead_skin_share=forehead_share,
         eye_skin_share=eye_skin_share,
         eye_skin_luma_ratio=eye_luma / max(skin_luma, 1.0),
-        eyes_seen=count_visible_eyes(grey, right_eye, left_eye),
+        eyes_seen=_eyes_seen(np.asarray(cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY), dtype=np.uint8)),
         head_cover_share=head_cover_share,
         mouth_redness=mouth_redness,
     )
+
+
+def _scaled(p: Point, factor: float) -> Point:
+    return (p[0] * factor, p[1] * factor)
 
 
 def _share(pixels: npt.NDArray[np.bool_], region: npt.NDArray[np.bool_]) -> float:
