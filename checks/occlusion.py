@@ -139,19 +139,25 @@ def _eye_cascade() -> Any:
 
 
 def _upright(
-    image: npt.NDArray[np.uint8], eye_a: Point, eye_b: Point, unit_px: int, size: tuple[float, float], eye_row: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    """The affine map that puts the eyes level, ``unit_px`` apart, centred at (size[0] / 2, eye_row) units."""
-    a, b = sorted((np.asarray(eye_a, dtype=np.float64), np.asarray(eye_b, dtype=np.float64)), key=lambda p: p[0])
+    eye_a: Point, eye_b: Point, nose: Point, unit_px: int, width_units: float, eye_row: float
+) -> npt.NDArray[np.float64] | None:
+    """The affine map that puts the eyes level, ``unit_px`` apart, their mid-point at
+    (``width_units`` / 2, ``eye_row``) units, and the nose below them (a face upside
+    down in the photo is turned round)."""
+    a, b = (np.asarray(p, dtype=np.float64) for p in (eye_a, eye_b))
     d = float(np.linalg.norm(b - a))
     if d < 1:
         return None
-    angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
     mid = (a + b) / 2.0
+    across = b - a
+    # The nose lies on the side of the eye line that becomes "down" (+y) once b is to the right of a.
+    if across[0] * (nose[1] - mid[1]) - across[1] * (nose[0] - mid[0]) < 0:
+        a, b = b, a
+    angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
     rot = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, unit_px / d)
-    rot[0, 2] += size[0] / 2.0 * unit_px - mid[0]
+    rot[0, 2] += width_units / 2.0 * unit_px - mid[0]
     rot[1, 2] += eye_row * unit_px - mid[1]
-    return np.asarray(rot, dtype=np.float64), mid
+    return np.asarray(rot, dtype=np.float64)
 
 
 def _warp(image: npt.NDArray[Any], rot: npt.NDArray[np.float64], width: int, height: int, nearest: bool = False) -> Any:
@@ -219,9 +225,8 @@ def measure_occlusion(
         )
         return measure_occlusion(small, _scaled(right_eye, f), _scaled(left_eye, f), _scaled(nose_tip, f), box)
     width, height = int(_FACE_W * U), int(_FACE_H * U)
-    placed = _upright(rgb, right_eye, left_eye, U, (_FACE_W, _FACE_H), _EYE_ROW)
-    assert placed is not None
-    rot = placed[0]
+    rot = _upright(right_eye, left_eye, nose_tip, U, _FACE_W, _EYE_ROW)
+    assert rot is not None
     up = np.asarray(_warp(rgb, rot, width, height), dtype=np.uint8)
     h, w = rgb.shape[:2]
     photo = np.zeros((h, w), dtype=np.uint8)
@@ -230,8 +235,6 @@ def measure_occlusion(
     in_photo = cv2.warpAffine(photo, rot, (width, height), flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
     # Landmarks in the upright frame, in units of d from the mid-point of the eyes.
     nose_u = (rot @ np.array([nose[0], nose[1], 1.0])) / U - np.array([_FACE_W / 2.0, _EYE_ROW])
-    if nose_u[1] < 0:
-        nose_u = -nose_u  # the nose below the eyes: the face is upside down in the photo
     nx, ny = float(nose_u[0]), float(nose_u[1])
 
     def region(cx: float, cy: float, half_w: float, half_h: float) -> npt.NDArray[np.bool_]:
@@ -260,7 +263,7 @@ def measure_occlusion(
         region(-1.1, 0.1, 0.12, 0.2),  # temples
         region(1.1, 0.1, 0.12, 0.2),
     )
-    # Per usable reference: the mouth-and-nose, forehead and eye skin shares.
+    # Per usable reference: the mouth-and-nose and forehead skin shares, and the reference's chroma.
     readings: list[tuple[float, float, float, float]] = []  # mouth-nose and forehead shares, Cr, Cb
     skin_redness: list[float] = []  # per usable reference
     any_skin = np.zeros((height, width), dtype=bool)  # the chroma of any usable reference
@@ -299,13 +302,13 @@ def measure_occlusion(
         forehead_share = None
     skin_luma = _face_skin_luma(luma, cr, cb, face & lit, face)
     # The eyes, on an upright strip at the face crop's own scale: an eye box is small.
-    strip_rot = _upright(rgb, right_eye, left_eye, _EYE_CROP_DISTANCE_PX, (4.0, _EYE_STRIP_H), _EYE_STRIP_ROW)
+    strip_rot = _upright(right_eye, left_eye, nose_tip, _EYE_CROP_DISTANCE_PX, 4.0, _EYE_STRIP_ROW)
     assert strip_rot is not None
     D = _EYE_CROP_DISTANCE_PX
     strip_size = (4 * D, int(_EYE_STRIP_H * D))
-    strip = cv2.warpAffine(rgb, strip_rot[0], strip_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    strip = cv2.warpAffine(rgb, strip_rot, strip_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     strip_in_photo = np.asarray(
-        cv2.warpAffine(photo, strip_rot[0], strip_size, flags=cv2.INTER_NEAREST, borderValue=0), dtype=bool
+        cv2.warpAffine(photo, strip_rot, strip_size, flags=cv2.INTER_NEAREST, borderValue=0), dtype=bool
     )
     strip_ycc = cv2.cvtColor(strip, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     eye_boxes: list[npt.NDArray[np.bool_]] = []
