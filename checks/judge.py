@@ -143,7 +143,9 @@ def _below(measure: str, value: float | None, threshold: float, digits: int) -> 
 def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
     rules = policy.checks.occlusion
     out: list[tuple[ReasonCode, dict[str, Any]]] = []
-    mouth = _below("mouth_nose_skin_share", m.mouth_nose_skin_share, rules.min_mouth_nose_skin_share, 3)
+    mouth = _below("mouth_nose_skin_share", m.mouth_nose_skin_share, rules.min_mouth_nose_skin_share, 3) or _below(
+        "mouth_redness", m.mouth_redness, rules.min_mouth_redness, 1
+    )
     if mouth:
         out.append((ReasonCode.MOUTH_NOSE_OCCLUDED, mouth))
     cover = m.head_cover_share

@@ -247,6 +247,7 @@ class PhotoMeasurement:
     eyes_seen: int | None = None
     eye_skin_share: float | None = None
     head_cover_share: float | None = None
+    mouth_redness: float | None = None
     # The face aligned on its eyes, shrunk to a small grey square (``checks.likeness``).
     face_signature: str | None = None
     # dlib's ResNet descriptor: measured only when asked for (see ``lacks_descriptor``).
@@ -293,6 +294,7 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "eyes_seen",
         "eye_skin_share",
         "head_cover_share",
+        "mouth_redness",
     ),
     "likeness": ("face_signature",),
 }
@@ -458,6 +460,7 @@ def _measure_occlusion(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasu
         eyes_seen=occ.eyes_seen,
         eye_skin_share=occ.eye_skin_share,
         head_cover_share=occ.head_cover_share,
+        mouth_redness=occ.mouth_redness,
     )
 
 

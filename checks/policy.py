@@ -133,6 +133,8 @@ class OcclusionRules(_Strict):
     """Per-region occlusion, from ``checks.occlusion`` measurements."""
 
     min_mouth_nose_skin_share: float = Field(ge=0, le=1)
+    # Redness (Cr - Cb) of the mouth's reddest pixels over the skin's: lips are redder, a mask is not.
+    min_mouth_redness: float = Field(ge=-255, le=255)
     min_eye_skin_luma_ratio: float = Field(ge=0, le=2)
     # When the eye detector sees neither eye, a milder darkening suffices.
     unseen_eyes_min_luma_ratio: float = Field(ge=0, le=2)

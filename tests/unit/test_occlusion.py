@@ -30,15 +30,21 @@ class Sample:
     masked: list[PhotoMeasurement]
     sunglasses: list[PhotoMeasurement]
     hats: list[PhotoMeasurement]
+    hands: list[PhotoMeasurement]
+    clear_sources: list[str]  # the manifest's source_repo of each clear photo
 
 
-def _files(faces: Path, folder: str, attribute: str, sample: int | None = None) -> list[Path]:
+def _rows(faces: Path, folder: str, attribute: str, sample: int | None = None) -> list[dict[str, str]]:
     with (faces / "manifest.csv").open(newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["file"].startswith(folder) and attribute in r["attributes"]]
     rows.sort(key=lambda r: r["file"])
     if sample is not None:
         rows = rows[:: max(1, len(rows) // sample)][:sample]
-    return [faces / r["file"] for r in rows]
+    return rows
+
+
+def _files(faces: Path, folder: str, attribute: str, sample: int | None = None) -> list[Path]:
+    return [faces / r["file"] for r in _rows(faces, folder, attribute, sample)]
 
 
 def _load(path: Path) -> np.ndarray:
@@ -49,11 +55,16 @@ def _load(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sample(faces_dir: Path) -> Sample:
-    clear = [(rgb, measure_photo(rgb)) for rgb in map(_load, _files(faces_dir, "identities/", "clear", SAMPLE))]
+    rows = _rows(faces_dir, "identities/", "clear", SAMPLE)
+    clear = [(rgb, measure_photo(rgb), r["source_repo"]) for r in rows for rgb in [_load(faces_dir / r["file"])]]
     masked = [measure_photo(_load(p)) for p in _files(faces_dir, "occlusion/mask/", "mask")]
     sunglasses = [measure_photo(_load(p)) for p in _files(faces_dir, "occlusion/sunglasses/", "sunglasses")]
     hats = [measure_photo(_load(p)) for p in _files(faces_dir, "occlusion/", "hat")]
-    return Sample([(rgb, m) for rgb, m in clear if m.face_count], masked, sunglasses, hats)
+    hands = [measure_photo(_load(p)) for p in _files(faces_dir, "occlusion/", "hand")]
+    found = [(rgb, m, source) for rgb, m, source in clear if m.face_count]
+    return Sample(
+        [(rgb, m) for rgb, m, _ in found], masked, sunglasses, hats, hands, [source for _, _, source in found]
+    )
 
 
 def _points(m: PhotoMeasurement) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -96,6 +107,8 @@ def test_clear_faces_are_rarely_flagged(sample: Sample, default_policy: Policy) 
     flagged = [m for _, m in sample.clear if codes(m, default_policy) & {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED"}]
     rate = len(flagged) / len(sample.clear)
     print(f"clear faces flagged for occlusion: {len(flagged)}/{len(sample.clear)} = {rate:.3f}")
+    # Measured (occlusion-7, policy 2026.12-4): 3 of 80; over all 255 clear photos of the set, 6 (2.4%).
+    # One more wrong flag in this sample (5%) passes, two more fail.
     assert len(sample.clear) >= 20
     assert rate <= 0.05
 
@@ -106,7 +119,9 @@ def test_real_masks_with_a_face_found_are_flagged(sample: Sample, default_policy
     print(f"masked photos: face found {len(found)}/{len(sample.masked)}, MOUTH_NOSE_OCCLUDED {flagged}/{len(found)}")
     not_passed = sum(bool(codes(m, default_policy)) for m in sample.masked) / len(sample.masked)
     print(f"masked photos not passing the photo checks: {not_passed:.3f}")
-    assert found and flagged / len(found) >= 0.7
+    # Measured: 57 of 66 with a face found (86%; the mouth redness adds 3 to the skin share's 54),
+    # 88% not passing. The bounds sit a few photos below.
+    assert found and flagged / len(found) >= 0.8
     assert not_passed >= 0.85
 
 
@@ -114,8 +129,9 @@ def test_real_sunglasses_with_a_face_found_are_flagged(sample: Sample, default_p
     found = [m for m in sample.sunglasses if m.face_count]
     flagged = sum("EYES_OCCLUDED" in codes(m, default_policy) for m in found)
     print(f"sunglasses: face found {len(found)}/{len(sample.sunglasses)}, EYES_OCCLUDED {flagged}/{len(found)}")
-    # Measured on the whole set: 61% of all sunglasses photos flagged (the target is 80%).
-    assert found and flagged / len(found) >= 0.6
+    # Measured: 39 of 55 (71%); over the whole set 45 of 61 with a face found (74%, the target is 90%).
+    # The eye bounds are set below every clear photo, which costs a few sunglasses.
+    assert found and flagged / len(found) >= 0.65
 
 
 def test_real_hats_are_sent_to_review_and_clear_heads_rarely(sample: Sample, default_policy: Policy) -> None:
@@ -124,9 +140,9 @@ def test_real_hats_are_sent_to_review_and_clear_heads_rarely(sample: Sample, def
     clear = sum("HEAD_COVERED" in codes(m, default_policy) for _, m in sample.clear)
     print(f"hats: face found {len(found)}/{len(sample.hats)}, HEAD_COVERED {covered}/{len(found)}")
     print(f"clear photos with HEAD_COVERED: {clear}/{len(sample.clear)}")
-    # Measured on the sample (the set with its real hats added): HEAD_COVERED on 11 of 37 hats with a face
-    # found (30% of 22 before the set grew), 0 of 80 clear photos. The floor states today's rate, not the
-    # goal: raising it is the occlusion check's work on hats; a drop below 25% is a regression.
+    # Measured (occlusion-7): HEAD_COVERED on 10 of 37 hats with a face found (27%), 0 of 80 clear
+    # photos. The floor states today's rate, not the goal (70%): a black cap reads as hair, and a hat
+    # above the band is not seen; a drop below 25% is a regression.
     assert len(found) >= 15 and covered / len(found) >= 0.25
     assert clear / len(sample.clear) <= 0.03
 
@@ -135,8 +151,9 @@ def test_the_eye_detector_sees_clear_eyes_and_not_sunglasses(sample: Sample) -> 
     clear_unseen = np.mean([m.eyes_seen == 0 for _, m in sample.clear])
     shaded_unseen = np.mean([m.eyes_seen == 0 for m in sample.sunglasses if m.face_count])
     print(f"neither eye seen: clear {clear_unseen:.3f}, sunglasses {shaded_unseen:.3f}")
-    assert clear_unseen <= 0.15  # 5% on all 224 clear photos; this sample is 24
-    assert shaded_unseen >= 0.5
+    # Measured: clear 11.3% of this sample (20 of 255 clear photos of the set, 7.8%), sunglasses 72.7%.
+    assert clear_unseen <= 0.15
+    assert shaded_unseen >= 0.65
 
 
 def _value(v: float | None) -> float:
@@ -213,3 +230,126 @@ def test_a_painted_coloured_cap_covers_the_head_band_only(sample: Sample, defaul
     assert np.mean(r[:, 0] > limit) <= 0.05
     # The cap ends above the brows: the eyes read the same.
     assert np.median(np.abs(r[:, 3] - r[:, 2])) < 0.05
+
+
+OCCLUSION = {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED", "HEAD_COVERED"}
+
+
+def test_clear_faces_are_rarely_flagged_in_every_source(sample: Sample, default_policy: Policy) -> None:
+    """A rule that holds on one source and fails on another shows here (sources with 10 photos or more)."""
+    by_source: dict[str, list[bool]] = {}
+    for (_, m), source in zip(sample.clear, sample.clear_sources, strict=True):
+        by_source.setdefault(source, []).append(bool(codes(m, default_policy) & OCCLUSION))
+    counted = {source: flags for source, flags in by_source.items() if len(flags) >= 10}
+    for source, flags in sorted(by_source.items()):
+        print(f"{source}: clear photos with an occlusion reason {sum(flags)}/{len(flags)}")
+    # Measured: chandrikadeb7 (AFDB crops of Chinese faces) 1 of 42, serengil/deepface 0 of 30.
+    # Over all 255 clear photos: chandrikadeb7 4 of 140, deepface 0 of 61. Five wrong flags in the
+    # AFDB sample (12%) would fail.
+    assert len(counted) >= 2
+    for source, flags in counted.items():
+        assert sum(flags) / len(flags) <= 0.1, source
+
+
+def _axes(m: PhotoMeasurement) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Mid-point of the eyes, nose tip, the eye line's unit vector (image left to right), 'down', eye distance."""
+    er, el, nose, d = _points(m)
+    a, b = sorted((er, el), key=lambda p: float(p[0]))
+    across = (b - a) / d
+    down = np.array([-across[1], across[0]])
+    mid = (a + b) / 2.0
+    if float(np.dot(nose - mid, down)) < 0:
+        down = -down
+    return mid, nose, across, down, d
+
+
+def _quad(centre: np.ndarray, across: np.ndarray, down: np.ndarray, half_w: float, half_h: float) -> np.ndarray:
+    corners = [centre + sx * half_w * across + sy * half_h * down for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    return np.round(corners).astype(np.int32)
+
+
+def paint_eye_band(rgb: np.ndarray, m: PhotoMeasurement, colour: tuple[int, int, int]) -> np.ndarray:
+    """A flat band over both eyes, along the eye line: a censor bar, a visor, a scarf pulled up."""
+    mid, _nose, across, down, d = _axes(m)
+    out = rgb.copy()
+    cv2.fillConvexPoly(out, _quad(mid, across, down, 0.95 * d, 0.25 * d), colour)
+    return out
+
+
+def paint_hand(rgb: np.ndarray, m: PhotoMeasurement, colour: tuple[int, int, int]) -> np.ndarray:
+    """A skin-coloured hand over the mouth and nose: a flat palm with three darker gaps between fingers."""
+    _mid, nose, across, down, d = _axes(m)
+    out = rgb.copy()
+    centre = nose + 0.45 * d * down
+    cv2.fillConvexPoly(out, _quad(centre, across, down, 0.75 * d, 0.6 * d), colour)
+    gap = tuple(int(0.6 * v) for v in colour)
+    for k in (-0.3, 0.0, 0.3):
+        start, end = (np.round(centre + k * d * down + s * 0.75 * d * across).astype(int) for s in (-1, 1))
+        cv2.line(out, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), gap, max(1, round(0.04 * d)))
+    return out
+
+
+def _judged(m: PhotoMeasurement, rgb: np.ndarray, policy: Policy) -> set[str]:
+    """The occlusion reasons for ``rgb`` measured on ``m``'s landmarks (detection cannot hide the result)."""
+    er, el, nose, _d = _points(m)
+    occ = measure_occlusion(rgb, tuple(er), tuple(el), tuple(nose))
+    painted = PhotoMeasurement(
+        width_px=m.width_px,
+        height_px=m.height_px,
+        face_count=1,
+        mouth_nose_skin_share=occ.mouth_nose_skin_share,
+        forehead_skin_share=occ.forehead_skin_share,
+        eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
+        eyes_seen=occ.eyes_seen,
+        eye_skin_share=occ.eye_skin_share,
+        head_cover_share=occ.head_cover_share,
+        mouth_redness=occ.mouth_redness,
+    )
+    return codes(painted, policy) & OCCLUSION
+
+
+# Black, mid grey, navy and off-white: dark and light, neutral and coloured.
+BAND_COLOURS = ((20, 20, 20), (128, 128, 128), (40, 50, 110), (235, 235, 235))
+# Hands of light, medium, dark and pink skin (RGB), none sampled from the face it covers.
+HAND_COLOURS = ((236, 188, 160), (198, 134, 96), (141, 85, 60), (255, 205, 180))
+
+
+def test_a_painted_band_over_the_eyes_is_flagged_whatever_its_colour(sample: Sample, default_policy: Policy) -> None:
+    rates = {}
+    for colour in BAND_COLOURS:
+        flagged = [
+            "EYES_OCCLUDED" in _judged(m, paint_eye_band(rgb, m, colour), default_policy) for rgb, m in sample.clear
+        ]
+        rates[colour] = float(np.mean(flagged))
+    print("painted eye bands flagged EYES_OCCLUDED:", rates)
+    # Measured: 97.5% to 100% (the grey and the white band each pass 2 of the 80 faces). Dark bands
+    # darken the eye boxes, light and coloured ones replace the skin there, and every band hides the
+    # eyes from the eye detector.
+    assert all(rate >= 0.95 for rate in rates.values()), rates
+
+
+def test_a_painted_hand_over_the_mouth(sample: Sample, default_policy: Policy) -> None:
+    rates = {}
+    for colour in HAND_COLOURS:
+        flagged = [
+            "MOUTH_NOSE_OCCLUDED" in _judged(m, paint_hand(rgb, m, colour), default_policy) for rgb, m in sample.clear
+        ]
+        rates[colour] = float(np.mean(flagged))
+    clear = float(np.mean(["MOUTH_NOSE_OCCLUDED" in _judged(m, rgb, default_policy) for rgb, m in sample.clear]))
+    print("painted hands flagged MOUTH_NOSE_OCCLUDED:", rates, f"(the same faces unpainted: {clear:.3f})")
+    # Measured: 14% to 36% by tone, unpainted 2.5%. This is the checks' known weak point: skin of any
+    # tone has nearly the chroma of the face's own skin, so the skin share stays high, and the palm
+    # is as red as the skin, so the mouth redness stays near zero. Only hands whose chroma differs
+    # from the face's are caught. The floors guard today's rates against a regression.
+    assert min(rates.values()) >= 0.1, rates
+    assert clear <= 0.05
+
+
+def test_real_hands_over_the_face(sample: Sample, default_policy: Policy) -> None:
+    found = [m for m in sample.hands if m.face_count]
+    flagged = sum(bool(codes(m, default_policy) & OCCLUSION) for m in found)
+    print(f"hands: face found {len(found)}/{len(sample.hands)}, an occlusion reason {flagged}/{len(found)}")
+    # Measured: 5 of 17 (29%); the target is 70%. On the face crops of `realname calibrate`, 4 of 17,
+    # all 4 hands over a mask, and none of the 11 hands on a bare face. See the painted hands above
+    # for why: the measures see colour, and a hand has the face's colour.
+    assert len(found) >= 15 and flagged >= 4
