@@ -253,9 +253,9 @@ class PhotoMeasurement:
     sface_feature: str | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
-    # Blur width (FWHM) of the face's edges, in face widths: the median edge, and the median of the
-    # orientation whose edges are widest (motion blur); and the median's width in px where measured
-    # (the face at most quality.SPREAD_FACE_PX wide). See ``quality.edge_spread``.
+    # Blur width (FWHM) of the face's edges, in face widths: the sharpest quarter of its strong
+    # edges, and the same in the orientation whose edges are widest (motion blur); and the first in
+    # px where measured (the face at most quality.SPREAD_FACE_PX wide). See ``quality.edge_spread``.
     edge_spread: float | None = None
     edge_spread_widest: float | None = None
     edge_spread_px: float | None = None
@@ -423,9 +423,9 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,
         bright_share=exp.bright_share,
-        edge_spread=None if spread is None else spread.median_share,
+        edge_spread=None if spread is None else spread.share,
         edge_spread_widest=None if spread is None else spread.widest_share,
-        edge_spread_px=None if spread is None else spread.median_px,
+        edge_spread_px=None if spread is None else spread.blur_px,
         face_noise=texture.noise,
         face_contrast=texture.contrast,
     )

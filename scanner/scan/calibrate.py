@@ -1,8 +1,9 @@
 """Measure a policy's error rates on a labelled photo set before using it.
 
 Reads ``DIR/manifest.csv`` (``file``, ``identity``, ``attributes`` as a ``;``
-list), measures every photo and derived variants of the clear ones (blurred at
-two strengths relative to the face width, darkened, overexposed), judges each
+list), measures every photo and derived variants of the clear ones (Gaussian,
+motion and defocus blur at two strengths relative to the face width, JPEG at two
+qualities, darkened, dimmed with sensor noise at two light levels, overexposed), judges each
 under the policy, and computes: face-found rate on clear photos, per attribute
 the share flagged with the matching reason, clear photos wrongly flagged, and
 face-match accept rates per band and over thresholds; and how copies of the
