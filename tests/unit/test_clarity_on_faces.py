@@ -138,8 +138,9 @@ def test_real_low_light_photos_flagged_too_dark(face_set: FaceSet, default_polic
     per_source = _by_source(dim, {"TOO_DARK"}, default_policy)
     missed = [p.file for p in dim if "TOO_DARK" not in codes(p.measurement, default_policy)]
     print(f"\nTOO_DARK on real low-light photos: {hits}/{n}; per source {per_source}; missed {missed}")
-    # Measured 20 of 23 (87%), as under policy 2026.12-3: the three misses are sharp, clean
-    # low-key portraits (face luma 51-59) that neither rule calls dark. One photo of margin.
+    # Measured 20 of 23 (87%), as under policy 2026.12-3: the three misses (face luma 51-59, SNR
+    # 39-67) are two clean low-key portraits and a night-shake photo that is BLURRY instead; no rule
+    # calls them dark. One photo of margin.
     assert hits >= 19
     # Every ambient-light Yale photo and every dark phone photo: 12 of 12 and 7 of 7 measured.
     assert per_source["Uranium2/recognition"] == (12, 12)
