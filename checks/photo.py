@@ -411,10 +411,14 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
-    # Edges and noise are measured on the face at most quality.SPREAD_FACE_PX wide.
-    canon, canon_face_px = quality.canonical_face(region, box.width)
-    spread = quality.edge_spread(canon, canon_face_px) if min(canon.shape[:2]) >= 8 else None
-    texture = quality.grain(canon)
+    # Edges and noise are measured on the face at most quality.SPREAD_FACE_PX wide; not on the
+    # whole photo that stands in for a face box too small to measure.
+    spread: quality.EdgeSpread | None = None
+    texture: quality.Grain | None = None
+    if region is not grey:
+        canon, canon_face_px = quality.canonical_face(region, box.width)
+        spread = quality.edge_spread(canon, canon_face_px) if min(canon.shape[:2]) >= 8 else None
+        texture = quality.grain(canon)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -426,8 +430,8 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
         edge_spread=None if spread is None else spread.share,
         edge_spread_widest=None if spread is None else spread.widest_share,
         edge_spread_px=None if spread is None else spread.blur_px,
-        face_noise=texture.noise,
-        face_contrast=texture.contrast,
+        face_noise=None if texture is None else texture.noise,
+        face_contrast=None if texture is None else texture.contrast,
     )
 
 

@@ -207,3 +207,14 @@ def test_judge_too_dark_when_dim_and_grainy(default_policy: Policy) -> None:
     # Darker than min_mean_luma is TOO_DARK on the mean alone, as before.
     dark = _reasons(_measured(mean_luma=rules.min_mean_luma - 1.0), default_policy)["TOO_DARK"]
     assert dark["measure"] == "face_mean_luma"
+
+
+def test_edges_and_noise_are_not_measured_on_the_whole_photo_for_a_degenerate_face_box() -> None:
+    from checks.photo import measure_photo
+
+    rgb = np.dstack([face_like(256)] * 3)
+    tiny = PhotoMeasurement(width_px=256, height_px=256, face_count=1, face_box=(10.0, 10.0, 12.0, 12.0))
+    got = measure_photo(rgb, tiny, frozenset({"faces", "occlusion", "likeness"}))
+    # Exposure and sharpness fall back to the whole photo, as before; edges and noise say nothing.
+    assert got.mean_luma is not None and got.sharpness is not None
+    assert got.edge_spread is None and got.face_noise is None and got.face_contrast is None
