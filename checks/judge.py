@@ -110,12 +110,38 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
     small = _below("inter_eye_px", m.inter_eye_px, rules.face.min_inter_eye_px, 1)
     if small:
         out.append((ReasonCode.FACE_TOO_SMALL, small))
-    blurred = _below("sharpness", m.sharpness, rules.clarity.min_sharpness, 1)
+    blurred = _below("sharpness", m.sharpness, rules.clarity.min_sharpness, 1) or _spread_evidence(m, policy)
     if blurred:
         out.append((ReasonCode.BLURRY, blurred))
     out.extend(_exposure_reasons(m, policy, "face_mean_luma"))
     out.extend(_occlusion_reasons(m, policy))
     return out
+
+
+def _spread_evidence(m: PhotoMeasurement, policy: Policy) -> dict[str, Any] | None:
+    """Evidence that the face's edges are spread by blur past the policy's bound; None if they are not."""
+    rules = policy.checks.clarity
+    if m.edge_spread_px is None or m.edge_spread_px < rules.min_edge_spread_px:
+        return None  # not measured, or no wider than a sharp photo's pixels
+    detail = f"blur {m.edge_spread_px:.1f} px wide where measured"
+    for measure, value, bound in (
+        ("edge_spread", m.edge_spread, rules.max_edge_spread),
+        ("edge_spread_widest", m.edge_spread_widest, rules.max_edge_spread_widest),
+    ):
+        if value is not None and value >= bound:
+            evidence = {"measure": measure, "value": round(value, 4), "threshold": bound}
+            return {**evidence, "comparison": ">=", "detail": detail}
+    return None
+
+
+def face_snr(m: PhotoMeasurement) -> float | None:
+    """The face's luma spread over its pixel noise; None if either was not measured.
+
+    Noise is floored at a quarter grey level, the estimate's smallest step.
+    """
+    if m.face_contrast is None or m.face_noise is None:
+        return None
+    return m.face_contrast / max(m.face_noise, 0.25)
 
 
 def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list[tuple[ReasonCode, dict[str, Any]]]:
@@ -127,6 +153,14 @@ def _exposure_reasons(m: PhotoMeasurement, policy: Policy, measure: str) -> list
     elif m.mean_luma > rules.max_mean_luma:
         code, threshold, comparison = ReasonCode.TOO_BRIGHT, rules.max_mean_luma, ">"
     else:
+        snr = face_snr(m)
+        if m.mean_luma < rules.dim_max_mean_luma and snr is not None and snr < rules.dim_min_face_snr:
+            detail = (
+                f"dim and grainy: mean luma {m.mean_luma:.1f} < {rules.dim_max_mean_luma}, "
+                f"contrast {m.face_contrast:.1f} over noise {m.face_noise:.2f}"
+            )
+            evidence = {"measure": "face_snr", "value": round(snr, 2), "threshold": rules.dim_min_face_snr}
+            return [(ReasonCode.TOO_DARK, {**evidence, "comparison": "<", "detail": detail})]
         return []
     return [
         (code, {"measure": measure, "value": round(m.mean_luma, 1), "threshold": threshold, "comparison": comparison})

@@ -256,6 +256,15 @@ class PhotoMeasurement:
     sface_feature: str | None = None
     # Only when no face is found: sharpness of the whole photo at the same canonical width.
     photo_sharpness: float | None = None
+    # Blur width (FWHM) of the face's edges, in face widths: the sharpest quarter of its strong
+    # edges, and the same in the orientation whose edges are widest (motion blur); and the first in
+    # px where measured (the face at most quality.SPREAD_FACE_PX wide). See ``quality.edge_spread``.
+    edge_spread: float | None = None
+    edge_spread_widest: float | None = None
+    edge_spread_px: float | None = None
+    # Pixel noise and luma contrast (standard deviations, grey levels) of the face at the same scale.
+    face_noise: float | None = None
+    face_contrast: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -286,7 +295,18 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "descriptor",
         "sface_feature",
     ),
-    "clarity": ("sharpness", "mean_luma", "dark_share", "bright_share", "photo_sharpness"),
+    "clarity": (
+        "sharpness",
+        "mean_luma",
+        "dark_share",
+        "bright_share",
+        "photo_sharpness",
+        "edge_spread",
+        "edge_spread_widest",
+        "edge_spread_px",
+        "face_noise",
+        "face_contrast",
+    ),
     "occlusion": (
         "mouth_nose_skin_share",
         "forehead_skin_share",
@@ -428,6 +448,14 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
     if region.shape[0] < 4 or region.shape[1] < 4:
         region = grey
     exp = quality.exposure(region)
+    # Edges and noise are measured on the face at most quality.SPREAD_FACE_PX wide; not on the
+    # whole photo that stands in for a face box too small to measure.
+    spread: quality.EdgeSpread | None = None
+    texture: quality.Grain | None = None
+    if region is not grey:
+        canon, canon_face_px = quality.canonical_face(region, box.width)
+        spread = quality.edge_spread(canon, canon_face_px) if min(canon.shape[:2]) >= 8 else None
+        texture = quality.grain(canon)
     return PhotoMeasurement(
         width_px=w,
         height_px=h,
@@ -436,6 +464,11 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
         mean_luma=exp.mean_luma,
         dark_share=exp.dark_share,
         bright_share=exp.bright_share,
+        edge_spread=None if spread is None else spread.share,
+        edge_spread_widest=None if spread is None else spread.widest_share,
+        edge_spread_px=None if spread is None else spread.blur_px,
+        face_noise=None if texture is None else texture.noise,
+        face_contrast=None if texture is None else texture.contrast,
     )
 
 

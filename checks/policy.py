@@ -116,16 +116,33 @@ class ClarityRules(_Strict):
     min_sharpness: float = Field(ge=0)
     # The whole photo, judged only when no face is found (a blurred face may not be found at all).
     min_photo_sharpness: float = Field(ge=0)
+    # Blur width of the face's edges (``checks.quality.edge_spread``), in face widths: all
+    # orientations, and the orientation whose edges are widest (motion blur). Either at or above
+    # its bound is BLURRY, provided the blur is at least ``min_edge_spread_px`` wide in pixels
+    # (narrower is the pixel grid's own, which a small sharp face has).
+    max_edge_spread: float = Field(gt=0, le=1)
+    max_edge_spread_widest: float = Field(gt=0, le=1)
+    min_edge_spread_px: float = Field(ge=0)
 
 
 class ExposureRules(_Strict):
     min_mean_luma: float = Field(ge=0, le=255)
     max_mean_luma: float = Field(ge=0, le=255)
+    # A dim face (mean luma below ``dim_max_mean_luma``) whose luma spread is less than
+    # ``dim_min_face_snr`` times its pixel noise is TOO_DARK too: a camera's gain lifted it, and its
+    # features are lost in the noise.
+    dim_max_mean_luma: float = Field(ge=0, le=255)
+    dim_min_face_snr: float = Field(ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> ExposureRules:
         if self.min_mean_luma >= self.max_mean_luma:
             raise ValueError(f"min_mean_luma ({self.min_mean_luma}) must be below max_mean_luma ({self.max_mean_luma})")
+        if not self.min_mean_luma <= self.dim_max_mean_luma < self.max_mean_luma:
+            raise ValueError(
+                f"dim_max_mean_luma ({self.dim_max_mean_luma}) must be from min_mean_luma ({self.min_mean_luma}) "
+                f"up to below max_mean_luma ({self.max_mean_luma})"
+            )
         return self
 
 

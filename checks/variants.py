@@ -65,3 +65,80 @@ def crop_border(rgb: RGB, share: float) -> RGB:
 def mirror(rgb: RGB, _unused: float = 0.0) -> RGB:
     """The photo flipped left to right."""
     return np.ascontiguousarray(rgb[:, ::-1])
+
+
+# Real blur, as cameras make it: lens shake during the exposure (a line), a
+# missed focus (a disk), and heavy compression. Sizes are in px; calibration
+# gives them as a share of the detected face width.
+
+
+def _convolve(rgb: RGB, kernel: npt.NDArray[np.float32]) -> RGB:
+    out = cv2.filter2D(rgb.astype(np.float32), -1, kernel / float(kernel.sum()), borderType=cv2.BORDER_REFLECT)
+    return np.asarray(np.clip(out + 0.5, 0, 255), dtype=np.uint8)
+
+
+def line_kernel(length_px: float, angle_deg: float) -> npt.NDArray[np.float32]:
+    """A straight motion path ``length_px`` long at ``angle_deg`` (0 = horizontal), drawn antialiased."""
+    if length_px <= 0:
+        raise ValueError("length_px must be positive")
+    half = length_px / 2.0
+    size = 2 * int(np.ceil(half)) + 3
+    centre = size // 2
+    kernel = np.zeros((size, size), dtype=np.float32)
+    # Sample the path densely and splat each sample bilinearly onto the grid.
+    t = np.linspace(-half, half, max(2, int(np.ceil(length_px * 4)) + 1))
+    angle = np.deg2rad(angle_deg)
+    xs, ys = centre + t * np.cos(angle), centre - t * np.sin(angle)
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    for ox, oy, weight in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        np.add.at(kernel, (y0 + oy, x0 + ox), weight.astype(np.float32))
+    return kernel
+
+
+def disk_kernel(radius_px: float) -> npt.NDArray[np.float32]:
+    """A uniform disk of ``radius_px`` (a lens out of focus), its rim antialiased by 4x supersampling."""
+    if radius_px <= 0:
+        raise ValueError("radius_px must be positive")
+    size = 2 * int(np.ceil(radius_px)) + 1
+    centre = size // 2
+    fine = (np.arange(size * 4) + 0.5) / 4.0 - centre - 0.5
+    yy, xx = np.meshgrid(fine, fine, indexing="ij")
+    inside = (xx * xx + yy * yy <= radius_px * radius_px).astype(np.float32)
+    return np.asarray(inside.reshape(size, 4, size, 4).mean(axis=(1, 3)), dtype=np.float32)
+
+
+def motion_blur(rgb: RGB, length_px: float, angle_deg: float = 0.0) -> RGB:
+    """The photo smeared along a straight path ``length_px`` long at ``angle_deg``."""
+    return _convolve(rgb, line_kernel(length_px, angle_deg))
+
+
+def defocus_blur(rgb: RGB, radius_px: float) -> RGB:
+    """The photo seen through a lens out of focus: each point spread over a disk of ``radius_px``."""
+    return _convolve(rgb, disk_kernel(radius_px))
+
+
+# Low light, as a phone sensor records it: the scene gives fewer photons, each
+# pixel counts them with Poisson noise plus read noise, and the camera's gain
+# brings the picture back up, noise and all, though not to full brightness.
+SRGB_GAMMA = 2.2
+FULL_WELL_ELECTRONS = 4000.0  # electrons a pixel collects at full white in good light
+READ_NOISE_ELECTRONS = 3.0
+LOW_LIGHT_BRIGHTNESS = 0.25  # linear brightness the camera's gain restores (two stops under the original)
+
+
+def low_light(rgb: RGB, light_share: float, seed: int = 0) -> RGB:
+    """The photo as taken with ``light_share`` (0-1) of the original light, then amplified by the
+    camera's gain to ``LOW_LIGHT_BRIGHTNESS`` of the original linear brightness.
+
+    Noise is drawn per channel (a sensor's colour pixels count separately) from
+    a generator seeded with ``seed``, so a variant is the same every time.
+    """
+    if not 0 < light_share <= 1:
+        raise ValueError("light_share must be in (0, 1]")
+    rng = np.random.default_rng(seed)
+    linear = (rgb.astype(np.float64) / 255.0) ** SRGB_GAMMA
+    electrons = linear * FULL_WELL_ELECTRONS * light_share
+    counted = rng.poisson(electrons) + rng.normal(0.0, READ_NOISE_ELECTRONS, size=rgb.shape)
+    gained = np.clip(counted / (FULL_WELL_ELECTRONS * light_share) * LOW_LIGHT_BRIGHTNESS, 0.0, 1.0)
+    return np.asarray(np.clip(gained ** (1.0 / SRGB_GAMMA) * 255.0 + 0.5, 0, 255), dtype=np.uint8)

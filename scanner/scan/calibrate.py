@@ -1,8 +1,9 @@
 """Measure a policy's error rates on a labelled photo set before using it.
 
 Reads ``DIR/manifest.csv`` (``file``, ``identity``, ``attributes`` as a ``;``
-list), measures every photo and derived variants of the clear ones (blurred at
-two strengths relative to the face width, darkened, overexposed), judges each
+list), measures every photo and derived variants of the clear ones (Gaussian,
+motion and defocus blur at two strengths relative to the face width, JPEG at two
+qualities, darkened, dimmed with sensor noise at two light levels, overexposed), judges each
 under the policy, and computes: face-found rate on clear photos, per attribute
 the share flagged with the matching reason, clear photos wrongly flagged, and
 face-match accept rates per band and over thresholds; and how copies of the
@@ -26,7 +27,7 @@ from checks.judge import MATCH_MEASURES, PhotoInput, copy_likeness, judge_photo,
 from checks.photo import PhotoMeasurement
 from checks.policy import MATCH_MODELS, Policy
 from scanner.scan.executors import Executor
-from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
+from scanner.scan.measuretask import MOTION_ANGLES_DEG, PhotoOutcome, PhotoTask, measure_task
 
 CALIBRATION_SCHEMA = "realname-scanner/calibration/1"
 
@@ -44,14 +45,26 @@ ATTRIBUTE_REASONS: dict[str, tuple[str, ...]] = {
 QUALITY_REASONS = {"BLURRY", "TOO_DARK", "TOO_BRIGHT"}
 OCCLUSION_REASONS = {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED", "HEAD_COVERED"}
 
-# Derived variants of clear photos: name -> (task variant, parameter, reasons that name it).
-# Blur sigma is a share of the detected face width.
-VARIANT_SPECS: dict[str, tuple[str, float, tuple[str, ...]]] = {
+# Derived variants of clear photos: name -> (task variants, parameter, reasons that name it).
+# Where several task variants are named, the photos take them in turn (motion blur along four
+# directions). Blur sizes (Gaussian sigma, motion path length, defocus disk radius) are shares of
+# the detected face width (see FACE_WIDTH_KINDS).
+MOTION = tuple(f"motion_{angle}" for angle in MOTION_ANGLES_DEG)
+VARIANT_SPECS: dict[str, tuple[str | tuple[str, ...], float, tuple[str, ...]]] = {
     "blur_weak": ("blur", 0.03, ("BLURRY",)),
     "blur_strong": ("blur", 0.06, ("BLURRY",)),
+    "motion_weak": (MOTION, 0.08, ("BLURRY",)),
+    "motion_strong": (MOTION, 0.16, ("BLURRY",)),
+    "defocus_weak": ("defocus", 0.03, ("BLURRY",)),
+    "defocus_strong": ("defocus", 0.06, ("BLURRY",)),
+    "jpeg_weak": ("jpeg", 15.0, ("BLURRY",)),
+    "jpeg_strong": ("jpeg", 5.0, ("BLURRY",)),
     "darkened": ("darken", 0.2, ("TOO_DARK",)),
+    "low_light_weak": ("low_light", 1 / 16, ("TOO_DARK",)),
+    "low_light_strong": ("low_light", 1 / 256, ("TOO_DARK",)),
     "overexposed": ("brighten", 150.0, ("TOO_BRIGHT",)),
 }
+FACE_WIDTH_KINDS = frozenset({"blur", "defocus", *MOTION})
 # Copies of the pair photos, as a live photo made from a stored portrait would be: name -> (task variant, parameter).
 COPY_SPECS: dict[str, tuple[str, float]] = {
     "copy_resaved": ("jpeg", 60.0),
@@ -387,10 +400,11 @@ def calibrate(
     clear = [r for r in cal.results if r.photo.attributes == {"clear"} and r.measurement and r.face_found]
     variant_tasks: list[PhotoTask] = []
     labels: dict[int, tuple[LabelledPhoto, str]] = {}
-    for r in clear:
+    for turn, r in enumerate(clear):
         assert r.measurement is not None and r.measurement.face_width_px is not None
-        for name, (kind, param, _reasons) in VARIANT_SPECS.items():
-            value = param * r.measurement.face_width_px if kind == "blur" else param
+        for name, (kinds, param, _reasons) in VARIANT_SPECS.items():
+            kind = kinds if isinstance(kinds, str) else kinds[turn % len(kinds)]
+            value = param * r.measurement.face_width_px if kind in FACE_WIDTH_KINDS else param
             labels[len(variant_tasks)] = (r.photo, name)
             variant_tasks.append(PhotoTask(len(variant_tasks), str(faces / r.photo.file), kind, value))
     pair_photos = [

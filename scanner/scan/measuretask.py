@@ -6,7 +6,9 @@ only the photo's path or URL in and plain data out.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +23,18 @@ from checks.photo import (
 )
 from scanner.photos import PhotoReadError, decode_photo, read_photo
 
+# Motion blur is derived along these directions (degrees from horizontal), one per photo in turn.
+MOTION_ANGLES_DEG = (0, 45, 90, 135)
+
 # Derived variants (for calibration): name -> function(rgb, parameter).
-VARIANTS = {
+VARIANTS: dict[str, Callable[[variants.RGB, float], variants.RGB]] = {
     "blur": variants.gaussian_blur,  # parameter: sigma in px
+    **{  # parameter: length of the path in px
+        f"motion_{angle}": functools.partial(variants.motion_blur, angle_deg=float(angle))
+        for angle in MOTION_ANGLES_DEG
+    },
+    "defocus": variants.defocus_blur,  # parameter: radius of the disk in px
+    "low_light": variants.low_light,  # parameter: share of the original light
     "darken": variants.scale_exposure,  # parameter: factor
     "brighten": variants.add_exposure,  # parameter: offset
     "jpeg": variants.reencode_jpeg,  # parameter: quality
