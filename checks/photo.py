@@ -482,19 +482,13 @@ def _measure_occlusion(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasu
     if crop is None or m.landmarks is None:
         return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count)
     right_eye, left_eye, nose_tip = (crop.point_from_original(m.landmarks[i : i + 2]) for i in (0, 2, 4))
-    occ = occlusion.measure_occlusion(crop.pixels, right_eye, left_eye, nose_tip, crop.inside)
-    return PhotoMeasurement(
-        width_px=m.width_px,
-        height_px=m.height_px,
-        face_count=m.face_count,
-        mouth_nose_skin_share=occ.mouth_nose_skin_share,
-        forehead_skin_share=occ.forehead_skin_share,
-        eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
-        eyes_seen=occ.eyes_seen,
-        eye_skin_share=occ.eye_skin_share,
-        head_cover_share=occ.head_cover_share,
-        mouth_redness=occ.mouth_redness,
-    )
+    return with_occlusion(m, occlusion.measure_occlusion(crop.pixels, right_eye, left_eye, nose_tip, crop.inside))
+
+
+def with_occlusion(m: PhotoMeasurement, occ: occlusion.OcclusionMeasurement) -> PhotoMeasurement:
+    """A measurement of ``m``'s size and face count whose occlusion part is ``occ``."""
+    values = {name: getattr(occ, name) for name in PART_FIELDS["occlusion"]}
+    return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count, **values)
 
 
 def _measure_likeness(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasurement:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -12,7 +12,7 @@ import pytest
 
 from checks.judge import PhotoInput, judge_photo
 from checks.occlusion import measure_occlusion
-from checks.photo import PhotoMeasurement, measure_photo
+from checks.photo import PhotoMeasurement, measure_photo, with_occlusion
 from checks.policy import Policy
 from scanner.photos import decode_photo, read_photo
 
@@ -292,19 +292,7 @@ def paint_hand(rgb: np.ndarray, m: PhotoMeasurement, colour: tuple[int, int, int
 def _judged(m: PhotoMeasurement, rgb: np.ndarray, policy: Policy) -> set[str]:
     """The occlusion reasons for ``rgb`` measured on ``m``'s landmarks (detection cannot hide the result)."""
     er, el, nose, _d = _points(m)
-    occ = measure_occlusion(rgb, tuple(er), tuple(el), tuple(nose))
-    painted = PhotoMeasurement(
-        width_px=m.width_px,
-        height_px=m.height_px,
-        face_count=1,
-        mouth_nose_skin_share=occ.mouth_nose_skin_share,
-        forehead_skin_share=occ.forehead_skin_share,
-        eye_skin_luma_ratio=occ.eye_skin_luma_ratio,
-        eyes_seen=occ.eyes_seen,
-        eye_skin_share=occ.eye_skin_share,
-        head_cover_share=occ.head_cover_share,
-        mouth_redness=occ.mouth_redness,
-    )
+    painted = with_occlusion(replace(m, face_count=1), measure_occlusion(rgb, tuple(er), tuple(el), tuple(nose)))
     return codes(painted, policy) & OCCLUSION
 
 
