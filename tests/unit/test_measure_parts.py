@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -46,6 +48,16 @@ def test_reusable_parts_follow_the_part_versions() -> None:
     assert reusable_parts("photo-9+face-2+quality-1+occlusion-5") == set()  # before parts existed
 
 
+def forbid(monkeypatch: pytest.MonkeyPatch, module: ModuleType, names: Iterable[str], why: str) -> None:
+    """Make calling any of ``module``'s functions ``names`` fail the test with ``why``."""
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError(why)
+
+    for name in names:
+        monkeypatch.setattr(module, name, forbidden)
+
+
 @pytest.mark.faces
 def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
     faces_dir: Path, monkeypatch: pytest.MonkeyPatch
@@ -54,11 +66,8 @@ def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
     full = [measure_photo(rgb) for rgb in images]
     assert all(m.face_count for m in full)
 
-    def forbidden(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("the faces part was recomputed")
-
-    monkeypatch.setattr(photo, "find_faces", forbidden)
-    monkeypatch.setattr(face_adapter, "landmarks", forbidden)
+    forbid(monkeypatch, photo, ("find_faces",), "the faces part was recomputed")
+    forbid(monkeypatch, face_adapter, ("landmarks",), "the faces part was recomputed")
     for rgb, m in zip(images, full, strict=True):
         stale = replace(m, mouth_nose_skin_share=-1.0, eye_skin_luma_ratio=-1.0, eyes_seen=-1, head_cover_share=-1.0)
         again = measure_photo(rgb, stale, frozenset({"faces", "clarity", "likeness"}))
@@ -88,12 +97,8 @@ def test_a_new_recognizer_remeasures_faces_and_keeps_the_other_parts(
     full = [measure_photo(rgb) for rgb in images]
     assert all(m.sface_feature for m in full)
 
-    def forbidden(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("a part other than the faces part was measured")
-
-    monkeypatch.setattr(photo, "_measure_clarity", forbidden)
-    monkeypatch.setattr(photo, "_measure_occlusion", forbidden)
-    monkeypatch.setattr(photo, "_measure_likeness", forbidden)
+    other_parts = ("_measure_clarity", "_measure_occlusion", "_measure_likeness")
+    forbid(monkeypatch, photo, other_parts, "a part other than the faces part was measured")
     for rgb, m in zip(images, full, strict=True):
         before_sface = replace(m, sface_feature=None)  # stored by the extractor before SFace
         assert measure_photo(rgb, before_sface, frozenset({"clarity", "occlusion", "likeness"})) == m
@@ -111,11 +116,8 @@ def test_dlib_descriptor_is_measured_when_asked_and_added_to_a_stored_measuremen
         assert d.descriptor is not None and len(d.descriptor) == 128 and not lacks_descriptor(d)
         assert replace(d, descriptor=None) == m  # nothing else differs
 
-    def forbidden(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("detection or a part other than the descriptor ran again")
-
-    for name in ("find_faces", "_measure_clarity", "_measure_occlusion", "_measure_likeness"):
-        monkeypatch.setattr(photo, name, forbidden)
+    steps = ("find_faces", "_measure_clarity", "_measure_occlusion", "_measure_likeness")
+    forbid(monkeypatch, photo, steps, "detection or a part other than the descriptor ran again")
     every = frozenset(EXTRACTOR_PARTS)
     for rgb, m, d in zip(images, plain, with_dlib, strict=True):
         assert measure_photo(rgb, m, every, dlib=True) == d

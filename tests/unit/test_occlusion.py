@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -268,6 +269,10 @@ def _quad(centre: np.ndarray, across: np.ndarray, down: np.ndarray, half_w: floa
     return np.round(corners).astype(np.int32)
 
 
+RGBColour = tuple[int, int, int]
+Painter = Callable[[np.ndarray, PhotoMeasurement, RGBColour], np.ndarray]
+
+
 def paint_eye_band(rgb: np.ndarray, m: PhotoMeasurement, colour: tuple[int, int, int]) -> np.ndarray:
     """A flat band over both eyes, along the eye line: a censor bar, a visor, a scarf pulled up."""
     mid, _nose, across, down, d = _axes(m)
@@ -302,13 +307,18 @@ BAND_COLOURS = ((20, 20, 20), (128, 128, 128), (40, 50, 110), (235, 235, 235))
 HAND_COLOURS = ((236, 188, 160), (198, 134, 96), (141, 85, 60), (255, 205, 180))
 
 
+def _painted_rates(
+    sample: Sample, policy: Policy, paint: Painter, colours: tuple[RGBColour, ...], code: str
+) -> dict[RGBColour, float]:
+    """Per colour, the share of the clear sample faces flagged ``code`` once ``paint`` drew on them."""
+    return {
+        colour: float(np.mean([code in _judged(m, paint(rgb, m, colour), policy) for rgb, m in sample.clear]))
+        for colour in colours
+    }
+
+
 def test_a_painted_band_over_the_eyes_is_flagged_whatever_its_colour(sample: Sample, default_policy: Policy) -> None:
-    rates = {}
-    for colour in BAND_COLOURS:
-        flagged = [
-            "EYES_OCCLUDED" in _judged(m, paint_eye_band(rgb, m, colour), default_policy) for rgb, m in sample.clear
-        ]
-        rates[colour] = float(np.mean(flagged))
+    rates = _painted_rates(sample, default_policy, paint_eye_band, BAND_COLOURS, "EYES_OCCLUDED")
     print("painted eye bands flagged EYES_OCCLUDED:", rates)
     # Measured: 97.5% to 100% (the grey and the white band each pass 2 of the 80 faces). Dark bands
     # darken the eye boxes, light and coloured ones replace the skin there, and every band hides the
@@ -317,12 +327,7 @@ def test_a_painted_band_over_the_eyes_is_flagged_whatever_its_colour(sample: Sam
 
 
 def test_a_painted_hand_over_the_mouth(sample: Sample, default_policy: Policy) -> None:
-    rates = {}
-    for colour in HAND_COLOURS:
-        flagged = [
-            "MOUTH_NOSE_OCCLUDED" in _judged(m, paint_hand(rgb, m, colour), default_policy) for rgb, m in sample.clear
-        ]
-        rates[colour] = float(np.mean(flagged))
+    rates = _painted_rates(sample, default_policy, paint_hand, HAND_COLOURS, "MOUTH_NOSE_OCCLUDED")
     clear = float(np.mean(["MOUTH_NOSE_OCCLUDED" in _judged(m, rgb, default_policy) for rgb, m in sample.clear]))
     print("painted hands flagged MOUTH_NOSE_OCCLUDED:", rates, f"(the same faces unpainted: {clear:.3f})")
     # Measured: 14% to 36% by tone, unpainted 2.5%. This is the checks' known weak point: skin of any
