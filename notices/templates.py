@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notices.privacy import mask_number
+from notices.reasons import GENERAL, REASONS
 from notices.segments import SegmentCount, count_segments
 
 TEMPLATES: dict[str, str] = {
@@ -32,27 +33,9 @@ TEMPLATES: dict[str, str] = {
     "confirmation": "您的号码{msisdn}已完成实名资料重新核验，感谢您的配合。",
 }
 
-# Reason codes in plain words (the codes are the checks' ReasonCode values).
-REASON_WORDS: dict[str, str] = {
-    "NO_PHOTO": "缺少登记照片",
-    "UNREADABLE_PHOTO": "登记照片无法读取",
-    "NO_FACE": "照片中未识别到人脸",
-    "MULTIPLE_FACES": "照片中不止一人",
-    "FACE_TOO_SMALL": "照片中人像过小",
-    "BLURRY": "照片不清晰",
-    "TOO_DARK": "照片过暗",
-    "TOO_BRIGHT": "照片过亮",
-    "MOUTH_NOSE_OCCLUDED": "口鼻被遮挡",
-    "EYES_OCCLUDED": "眼部被遮挡",
-    "HEAD_COVERED": "头部有遮挡物",
-    "FACE_MISMATCH": "现场照片与身份证照片不一致",
-    "FACE_MATCH_UNCERTAIN": "现场照片与身份证照片需人工确认",
-    "LIVE_IS_COPY": "现场照片不是本人现场拍摄的照片",
-    "ID_NUMBER_INVALID": "身份证号码有误",
-    "ID_LEGACY_NUMBER": "登记的是旧版15位身份证号码",
-    "ID_EXPIRED": "身份证件已过有效期",
-}
-GENERAL_REASON = "登记资料不符合新的核验标准"
+# Reason codes in plain words: the notice's short phrase from the one table of reasons.
+REASON_WORDS: dict[str, str] = {code: text.short for code, text in REASONS.items()}
+GENERAL_REASON = GENERAL.short
 MAX_REASONS = 2  # more would push most notices into a third part
 
 

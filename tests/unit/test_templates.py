@@ -71,3 +71,14 @@ def test_no_rendered_notice_holds_the_full_number(template: str, msisdn: str, re
     text = notice.text  # type: ignore[attr-defined]
     assert msisdn not in text
     assert f"{msisdn[:3]}****{msisdn[-4:]}" in text
+
+
+def test_every_reason_code_has_a_sentence_in_both_languages() -> None:
+    from checks.policy import ReasonCode
+    from notices.reasons import REASONS, reason_text
+
+    assert {code.value for code in ReasonCode} <= REASONS.keys()
+    for code, text in REASONS.items():
+        assert text.zh.endswith("。") and text.en.endswith("."), code
+        assert text.short in REASON_WORDS.values()
+    assert reason_text("SOMETHING_NEW").short == GENERAL_REASON

@@ -1,0 +1,118 @@
+"""Every reason code in plain words, for subscribers and for officers: one table.
+
+``short`` is the phrase a notice puts in brackets (the SMS text counts every character); ``zh`` and
+``en`` are the sentences an officer reads in a report or a case's trail: what was found, on which kind
+of photo it is measured, and what the subscriber must do. The codes are the checks' ``ReasonCode``
+values; a code not in the table still reads as a general sentence, never as nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    short: str  # the notice's phrase (Chinese, a few characters)
+    zh: str  # a sentence for an officer, in Chinese
+    en: str  # the same sentence in English
+
+
+REASONS: dict[str, ReasonText] = {
+    "NO_PHOTO": ReasonText(
+        "缺少登记照片",
+        "登记资料中缺少必需的照片，需要补拍。",
+        "A required photo is missing from the registration; it must be captured.",
+    ),
+    "UNREADABLE_PHOTO": ReasonText(
+        "登记照片无法读取",
+        "登记照片文件损坏或无法打开，需要补拍。",
+        "The stored photo file is damaged or cannot be opened; it must be captured again.",
+    ),
+    "NO_FACE": ReasonText(
+        "照片中未识别到人脸",
+        "照片中找不到人脸。",
+        "No face could be found in the photo.",
+    ),
+    "MULTIPLE_FACES": ReasonText(
+        "照片中不止一人",
+        "照片中有不止一张人脸，无法确定登记人。",
+        "The photo shows more than one face, so the registered person cannot be told apart.",
+    ),
+    "FACE_TOO_SMALL": ReasonText(
+        "照片中人像过小",
+        "人脸在照片中过小，细节不足以核验。",
+        "The face is too small in the photo to be verified.",
+    ),
+    "BLURRY": ReasonText(
+        "照片不清晰",
+        "照片模糊（失焦或抖动），五官细节不清。",
+        "The photo is blurred (out of focus or shaken); facial detail is lost.",
+    ),
+    "TOO_DARK": ReasonText(
+        "照片过暗",
+        "照片过暗或噪点过多，面部看不清。",
+        "The photo is too dark or too grainy for the face to be seen.",
+    ),
+    "TOO_BRIGHT": ReasonText(
+        "照片过亮",
+        "照片过曝，面部细节丢失。",
+        "The photo is overexposed; facial detail is washed out.",
+    ),
+    "EYES_OCCLUDED": ReasonText(
+        "眼部被遮挡",
+        "眼部被遮挡（如墨镜或手），无法核验。",
+        "The eyes are covered (sunglasses or a hand, say) and cannot be verified.",
+    ),
+    "MOUTH_NOSE_OCCLUDED": ReasonText(
+        "口鼻被遮挡",
+        "口鼻被遮挡（如口罩或手），无法核验。",
+        "The mouth and nose are covered (a mask or a hand, say) and cannot be verified.",
+    ),
+    "HEAD_COVERED": ReasonText(
+        "头部有遮挡物",
+        "头部有帽子或其他遮挡物，需人工确认是否符合要求。",
+        "The head is covered (a hat, say); a reviewer decides whether the photo is acceptable.",
+    ),
+    "FACE_MISMATCH": ReasonText(
+        "现场照片与身份证照片不一致",
+        "现场照片与身份证照片不是同一人。",
+        "The live photo and the ID portrait are not the same person.",
+    ),
+    "FACE_MATCH_UNCERTAIN": ReasonText(
+        "现场照片与身份证照片需人工确认",
+        "现场照片与身份证照片的相似度处于待定区间，需人工比对。",
+        "The live photo and the ID portrait are neither clearly the same person nor clearly not; "
+        "a reviewer compares them.",
+    ),
+    "LIVE_IS_COPY": ReasonText(
+        "现场照片不是本人现场拍摄的照片",
+        "现场照片与身份证照片几乎完全相同，像是证件照的翻拍，而非现场拍摄。",
+        "The live photo is a near copy of the ID portrait, not a photo taken in person.",
+    ),
+    "ID_NUMBER_INVALID": ReasonText(
+        "身份证号码有误",
+        "登记的身份证号码格式或校验位有误。",
+        "The registered ID number is malformed or its check digit is wrong.",
+    ),
+    "ID_LEGACY_NUMBER": ReasonText(
+        "登记的是旧版15位身份证号码",
+        "登记的是旧版15位身份证号码，需更新为18位号码。",
+        "The registration holds an old 15-digit ID number; it should be updated to the 18-digit form.",
+    ),
+    "ID_EXPIRED": ReasonText(
+        "身份证件已过有效期",
+        "登记的身份证件已过有效期，需要用有效证件重新登记。",
+        "The registered ID document has expired; the subscriber must register a valid one.",
+    ),
+}
+GENERAL = ReasonText(
+    "登记资料不符合新的核验标准",
+    "登记资料不符合新的核验标准。",
+    "The registration does not meet the new verification standard.",
+)
+
+
+def reason_text(code: str) -> ReasonText:
+    """The words for ``code``; a general sentence for a code this table does not know yet."""
+    return REASONS.get(code, GENERAL)
