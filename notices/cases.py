@@ -99,6 +99,7 @@ class TransitionRecord:
     stage: int
     finding_id: int | None = None
     receipt_id: str | None = None
+    hold_id: int | None = None  # the hold that put the case on hold (the first, when several cover it)
 
 
 def opened() -> CaseStatus:
@@ -121,6 +122,7 @@ def apply(
     why: str,
     finding_id: int | None = None,
     receipt_id: str | None = None,
+    hold_id: int | None = None,
 ) -> tuple[CaseStatus, TransitionRecord]:
     """The status after ``event`` and the record of the change; raises ``IllegalTransition``."""
     if at.tzinfo is None:
@@ -142,5 +144,5 @@ def apply(
             new = CaseStatus(target, status.stage + 1)
         else:
             new = CaseStatus(target, status.stage)
-    record = TransitionRecord(state, new.state, event, at, actor, why, new.stage, finding_id, receipt_id)
+    record = TransitionRecord(state, new.state, event, at, actor, why, new.stage, finding_id, receipt_id, hold_id)
     return new, record

@@ -64,6 +64,8 @@ class Hold:
     starts_at: dt.datetime
     until: dt.datetime
     lifted_at: dt.datetime | None = None
+    id: int | None = None  # the hold's number on the database, named in case histories
+    created_by: str = ""
 
     def __post_init__(self) -> None:
         if not self.reason.strip():
@@ -77,6 +79,21 @@ class Hold:
 
     def active(self, at: dt.datetime) -> bool:
         return self.starts_at <= at < self.ends_at
+
+
+def covering(
+    holds: Iterable[Hold], at: dt.datetime, account_id: str, region_code: str | None, segment: str
+) -> list[Hold]:
+    """The holds in force at ``at`` whose scope covers this subscriber, oldest first."""
+    return [h for h in holds if h.active(at) and h.scope.covers(account_id, region_code, segment)]
+
+
+def described(holds: Iterable[Hold]) -> str:
+    """Holds named for a case's history: number, who placed it and why (\"hold 3 by officer:Li: lockdown\")."""
+    return "; ".join(
+        f"hold {h.id if h.id is not None else '?'}" + (f" by {h.created_by}" if h.created_by else "") + f": {h.reason}"
+        for h in holds
+    )
 
 
 def holding(

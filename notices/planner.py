@@ -20,11 +20,13 @@ delays and the grace period count from the end of the hold.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from notices.cases import TERMINAL, CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
 from notices.channels import Channel
+from notices.holds import Hold, described
 from notices.queue import NoticeDraft, NoticeStatus, Recipient, draft_notice
 from notices.settings import Enforcement
 
@@ -114,15 +116,20 @@ def plan(
     *,
     held_until: dt.datetime | None = None,
     hold_ended_at: dt.datetime | None = None,
+    held_by: Sequence[Hold] = (),
 ) -> Plan:
     """The transitions, notices and cancellations that bring the case up to ``now``.
     ``held_until``: when the holds covering the case now end (None: not held).
     ``hold_ended_at``: when the last hold covering it that has ended by now ended; a hold that began
-    and ended between two advances is applied all the same (delays and grace count from its end)."""
+    and ended between two advances is applied all the same (delays and grace count from its end).
+    ``held_by``: the holds meant by either (named in the history: number, officer, reason)."""
     out = Plan(view.status, stage_delivered_at=view.stage_delivered_at, hold_ended_at=view.hold_ended_at)
     state = view.status.state
     if state in TERMINAL or state is CaseState.SUSPENDED:
         return out
+
+    named = f" ({described(held_by)})" if held_by else ""
+    hold_id = held_by[0].id if held_by else None
 
     def step(event: CaseEvent, why: str, notice: NoticeView | None = None) -> None:
         out.status, record = apply(
@@ -132,17 +139,18 @@ def plan(
             actor=ACTOR,
             why=why,
             receipt_id=None if notice is None else notice.receipt,
+            hold_id=hold_id if event in (CaseEvent.HOLD, CaseEvent.RELEASE) else None,
         )
         out.records.append(record)
 
     if held_until is not None:
         if state in _HOLDABLE:
-            step(CaseEvent.HOLD, f"a hold covers the case until {_local(held_until, rules)}")
+            step(CaseEvent.HOLD, f"a hold covers the case until {_local(held_until, rules)}{named}")
             out.cancel_pending = True
         return out
     if state is CaseState.ON_HOLD:
         ended = min(hold_ended_at or now, now)
-        step(CaseEvent.RELEASE, f"the hold ended at {_local(ended, rules)}; delays count from then")
+        step(CaseEvent.RELEASE, f"the hold ended at {_local(ended, rules)}{named}; delays count from then")
         out.hold_ended_at = ended
     elif (
         hold_ended_at is not None
@@ -151,7 +159,7 @@ def plan(
         and (view.hold_ended_at is None or hold_ended_at > view.hold_ended_at)
     ):
         # A hold began and ended between two advances: it counts all the same.
-        step(CaseEvent.HOLD, f"a hold covered the case until {_local(hold_ended_at, rules)}")
+        step(CaseEvent.HOLD, f"a hold covered the case until {_local(hold_ended_at, rules)}{named}")
         step(CaseEvent.RELEASE, f"the hold ended at {_local(hold_ended_at, rules)}; delays count from then")
         out.hold_ended_at = hold_ended_at
 

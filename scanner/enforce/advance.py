@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from checks.idcard import age_years, measure_id_number
 from notices.cases import CaseEvent, CaseState, opened, opening_record
 from notices.channels import Channel
-from notices.holds import Hold, holding
+from notices.holds import Hold, covering, holding
 from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, Recipient
 from notices.settings import Enforcement
@@ -220,8 +220,9 @@ def _advance_page(
         sub = subs[case.subscriber_id]
         view = _view(case, sub, notices.get(case.id, []), today)
         held_until = holding(holds, now, sub.account_id, sub.region_code, sub.segment)
-        ended = _last_hold_end(holds, now, sub)
-        result = plan(view, rules, now, held_until=held_until, hold_ended_at=ended)
+        ended, ended_holds = _last_hold_end(holds, now, sub)
+        held_by = covering(holds, now, sub.account_id, sub.region_code, sub.segment) if held_until else ended_holds
+        result = plan(view, rules, now, held_until=held_until, hold_ended_at=ended, held_by=held_by)
         summary.stuck += bool(result.stuck)
         fields = {
             name: getattr(result, name)
@@ -283,13 +284,15 @@ def _view(case: Row[Any], sub: Row[Any], notices: list[Row[Any]], today: dt.date
     )
 
 
-def _last_hold_end(holds: Sequence[Hold], now: dt.datetime, sub: Row[Any]) -> dt.datetime | None:
-    ends = [
-        h.ends_at
+def _last_hold_end(holds: Sequence[Hold], now: dt.datetime, sub: Row[Any]) -> tuple[dt.datetime | None, list[Hold]]:
+    """When the last hold covering the subscriber that has ended by now ended, and the holds ending then."""
+    ended = [
+        h
         for h in holds
         if h.starts_at < h.ends_at <= now and h.scope.covers(sub.account_id, sub.region_code, sub.segment)
     ]
-    return max(ends, default=None)
+    last = max((h.ends_at for h in ended), default=None)
+    return last, [h for h in ended if h.ends_at == last]
 
 
 def _write_page(

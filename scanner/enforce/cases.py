@@ -82,7 +82,7 @@ def append_histories(conn: Connection, records_by_case: dict[int, list[Transitio
         seq, previous = last.get(case_id, (0, GENESIS))
         for record in records:
             seq += 1
-            previous = _digest(previous, case_id, seq, record, notice=None, hold=None)
+            previous = _digest(previous, case_id, seq, record, notice=None, hold=record.hold_id)
             rows.append(
                 {
                     "case_id": case_id,
@@ -97,7 +97,7 @@ def append_histories(conn: Connection, records_by_case: dict[int, list[Transitio
                     "finding_id": record.finding_id,
                     "notice_id": None,
                     "receipt": record.receipt_id,
-                    "hold_id": None,
+                    "hold_id": record.hold_id,
                     "digest": previous,
                 }
             )

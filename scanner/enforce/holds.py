@@ -19,7 +19,7 @@ from scanner.tables import HOLD
 
 
 def _hold(row: Any) -> Hold:
-    return Hold(HoldScope.parse(row.scope), row.reason, row.starts_at, row.until, row.lifted_at)
+    return Hold(HoldScope.parse(row.scope), row.reason, row.starts_at, row.until, row.lifted_at, row.id, row.created_by)
 
 
 def covers(scope: HoldScope) -> str:

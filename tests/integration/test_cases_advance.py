@@ -221,6 +221,16 @@ def test_hold_cancels_pending_freezes_and_restarts_delays_from_its_end(world: Wo
     world.send()
     world.advance(6.9)
     assert world.case(1)["stage"] == 2
+    # The history names the hold: its number, who placed it and why, on both the hold and the release.
+    with world.engine.connect() as conn:
+        lines = conn.execute(
+            select(CASE_TRANSITION).where(CASE_TRANSITION.c.case_id == world.case(1)["id"]).order_by("seq")
+        ).all()
+    held = [line for line in lines if line.event in ("hold", "release")]
+    assert [line.event for line in held] == ["hold", "release"]
+    assert all(line.hold_id == hold_id and f"hold {hold_id} by Li: lockdown" in line.why for line in held)
+    with world.engine.connect() as conn:
+        assert verify_history(conn, world.case(1)["id"])[0]  # type: ignore[arg-type]
     with pytest.raises(CaseError, match="already ended"):
         lift_hold(world.engine, hold_id, "Li", "again", world.now)
 
