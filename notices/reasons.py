@@ -116,3 +116,50 @@ GENERAL = ReasonText(
 def reason_text(code: str) -> ReasonText:
     """The words for ``code``; a general sentence for a code this table does not know yet."""
     return REASONS.get(code, GENERAL)
+
+
+@dataclass(frozen=True)
+class MeasureText:
+    zh: str
+    en: str
+
+
+# What each measured value in a finding's evidence is, for an officer (the judge's measure names).
+MEASURES: dict[str, MeasureText] = {
+    "face_count": MeasureText("人脸数", "faces found"),
+    "inter_eye_px": MeasureText("两眼间距（像素）", "distance between the eyes, px"),
+    "sharpness": MeasureText("人脸清晰度", "face sharpness"),
+    "photo_sharpness": MeasureText("照片清晰度", "photo sharpness"),
+    "edge_spread": MeasureText("边缘模糊宽度（占脸宽）", "edge blur width, share of the face width"),
+    "edge_spread_widest": MeasureText("最模糊方向的边缘宽度（占脸宽）", "edge blur width in the widest direction"),
+    "face_mean_luma": MeasureText("人脸平均亮度（0–255）", "face brightness, 0-255"),
+    "photo_mean_luma": MeasureText("照片平均亮度（0–255）", "photo brightness, 0-255"),
+    "face_snr": MeasureText("人脸信噪比", "face signal-to-noise ratio"),
+    "mouth_nose_skin_share": MeasureText("口鼻区域皮肤占比", "share of skin where the mouth and nose are"),
+    "mouth_redness": MeasureText("唇部红色度", "redness where the lips are"),
+    "eye_skin_share": MeasureText("眼部区域皮肤占比", "share of skin around the eyes"),
+    "eye_skin_luma_ratio": MeasureText("眼部与面部亮度比", "brightness of the eyes against the face"),
+    "head_cover_share": MeasureText("头顶遮挡占比", "share of the head band covered"),
+    "face_cosine": MeasureText("人脸相似度（SFace，越大越像）", "face likeness (SFace cosine; larger is more alike)"),
+    "face_distance": MeasureText("人脸距离（dlib，越小越像）", "face distance (dlib; smaller is more alike)"),
+    "face_fused": MeasureText("人脸综合相似度", "face likeness, both models combined"),
+    "face_likeness": MeasureText("两张照片的相似度", "likeness of the two photos"),
+    "id_number": MeasureText("身份证号码", "ID number"),
+    "id_number_length": MeasureText("身份证号码位数", "ID number length"),
+    "id_expires_on": MeasureText("证件有效期至", "ID valid until"),
+}
+PHOTO_KINDS: dict[str, MeasureText] = {
+    "id_portrait": MeasureText("身份证照片", "ID portrait"),
+    "live": MeasureText("现场照片", "live photo"),
+    "handheld": MeasureText("手持证件照片", "handheld photo"),
+}
+
+
+def measure_text(name: str) -> MeasureText:
+    return MEASURES.get(name, MeasureText(name, name))
+
+
+def photo_kind_text(kind: str) -> MeasureText:
+    """A photo kind or a pair of them (``id_portrait~live``) in words."""
+    parts = [PHOTO_KINDS.get(k, MeasureText(k, k)) for k in kind.split("~")]
+    return MeasureText(" 与 ".join(p.zh for p in parts), " vs ".join(p.en for p in parts))

@@ -38,36 +38,6 @@ def reason_table(totals: dict[str, Any]) -> Table:
     return table
 
 
-def _evidence_text(item: dict[str, Any]) -> str:
-    parts = [item["code"]]
-    if item.get("photo_kind"):
-        parts.append(f"({item['photo_kind']})")
-    if item.get("measure") and item.get("value") is not None:
-        rel = item.get("comparison") or "vs"
-        threshold = item.get("threshold")
-        parts.append(f"{item['measure']}={item['value']}" + (f" {rel} {threshold}" if threshold is not None else ""))
-    elif item.get("detail"):
-        parts.append(item["detail"])
-    return " ".join(parts)
-
-
-def subscriber_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
-    table.add_column("account")
-    table.add_column("msisdn")
-    table.add_column("verdict")
-    table.add_column("evidence")
-    for row in rows:
-        style = VERDICT_STYLE.get(row["verdict"], "green")
-        table.add_row(
-            plain(row["account_id"]),
-            row["msisdn"],
-            Text(row["verdict"], style=style),
-            plain("\n".join(_evidence_text(e) for e in row["evidence"]) or "-"),
-        )
-    return table
-
-
 def _rate(share: dict[str, Any] | None) -> str:
     if not share or share.get("rate") is None:
         return "-"
@@ -192,31 +162,6 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
     high = "-" if gen["highest_likeness"] is None else f"{gen['highest_likeness']:.4f} (highest)"
     copies.add_row("two captures of one person", str(gen["n"]), str(gen["flagged"]), high)
     return [head, attrs, bands, rates, sweep, copies]
-
-
-_VERDICT_ORDER = {"fail": 0, "review": 1, "pass": 2}
-
-
-def report_renderables(data: dict[str, Any], chosen: set[str] | None, limit: int) -> list[Any]:
-    """The text report of one run (``realname report``): the run, its verdict and reason tables and
-    the chosen subscribers, failing first, at most ``limit`` of them (0: all)."""
-    r = data["run"]
-    out: list[Any] = [
-        Text.assemble(
-            (f"Run {r['id']}", "bold"),
-            plain(f"  policy {r['policy']['name']} {r['policy']['version']} "),
-            f"(sha256 {r['policy']['sha256'][:12]}), mode {r['mode']}, as of {r['as_of']}, {r['status']}",
-        ),
-        verdict_table(data["totals"]),
-    ]
-    if data["totals"].get("reasons"):
-        out.append(reason_table(data["totals"]))
-    rows = sorted(data["subscribers"], key=lambda s: (_VERDICT_ORDER.get(s["verdict"], 3), s["account_id"]))
-    shown = rows if limit == 0 else rows[:limit]
-    out.append(subscriber_table(shown, f"Subscribers ({', '.join(sorted(chosen or []))}): {len(rows)}"))
-    if len(shown) < len(rows):
-        out.append(f"... {len(rows) - len(shown)} more not shown: use --limit 0, or --format json for all of them.")
-    return out
 
 
 def run_renderables(run: Any, report_command: str, tables: bool = True) -> list[Any]:

@@ -25,8 +25,8 @@ def report_command(
         typer.Option(
             "--limit",
             min=0,
-            help="Text format: list at most this many subscribers (0: all; with --diff, the first 1000 of each "
-            "change).",
+            help="Text format: list at most this many failing and this many review subscribers (0: all; with "
+            "--diff, the first 1000 of each change).",
         ),
     ] = 40,
     diff: Annotated[
@@ -38,6 +38,10 @@ def report_command(
             "passes, by reason, join year and region.",
         ),
     ] = None,
+    lang: Annotated[
+        str,
+        typer.Option("--lang", help="Text format: the language of the reasons' sentences, zh or en."),
+    ] = "zh",
     database: DatabaseOpt = None,
 ) -> None:
     """Counts by verdict and reason, and the subscribers behind them (numbers masked); with --diff, who newly
@@ -46,8 +50,9 @@ def report_command(
 
     from scanner.cli.console import console
     from scanner.cli.console_diff import diff_renderables
-    from scanner.cli.console_scan import report_renderables
+    from scanner.cli.console_report import report_renderables
     from scanner.db import open_engine
+    from scanner.report.listing import listing
     from scanner.scan.diff import LIST_LIMIT, build_diff
     from scanner.scan.report import ReportError, build_report, write_json
 
@@ -60,10 +65,14 @@ def report_command(
     bad = (chosen or set()) - {"pass", "review", "fail"}
     if bad:
         raise fail(f"unknown verdict(s): {', '.join(sorted(bad))}")
+    if lang not in ("zh", "en"):
+        raise fail(f"--lang {lang!r}: give zh or en")
     try:
         if diff is not None:
             listed = (limit or LIST_LIMIT) if format is OutputFormat.TEXT else LIST_LIMIT
             data = build_diff(open_engine(database), *diff, list_limit=listed)
+        elif format is OutputFormat.TEXT:
+            data = listing(open_engine(database), run, chosen or {"fail", "review"}, limit)
         else:
             data = build_report(open_engine(database), run, chosen)
     except ReportError as exc:
@@ -73,6 +82,6 @@ def report_command(
             write_json(data, fh)
             return
         target = console if output is None else Console(file=fh, width=160)
-        items = diff_renderables(data, limit) if diff is not None else report_renderables(data, chosen, limit)
+        items = diff_renderables(data, limit) if diff is not None else report_renderables(**data, lang=lang)
         for item in items:
             target.print(item)

@@ -221,10 +221,11 @@ def demo_command(
 ) -> None:
     """Build a demo base of about 200 subscribers from a face set, rescan it, print the report."""
     from scanner.cli.console import console, plain, scan_progress
-    from scanner.cli.console_scan import report_renderables, run_renderables
+    from scanner.cli.console_report import report_renderables
+    from scanner.cli.console_scan import run_renderables
     from scanner.db import open_engine
     from scanner.demo import DemoError, build_demo_base
-    from scanner.scan.report import build_report
+    from scanner.report.listing import listing
     from scanner.scan.rescan import rescan
 
     try:
@@ -240,8 +241,7 @@ def demo_command(
         run = rescan(engine, loaded_policy(None), workers=workers, on_start=on_start, on_progress=on_progress)
     for item in run_renderables(run, command_line("report", str(run.id), database=url), tables=False):
         console.print(item)
-    chosen = {"fail", "review"}
-    for item in report_renderables(build_report(engine, None, chosen), chosen, limit=40):
+    for item in report_renderables(**listing(engine, run.id, {"fail", "review"}, limit=20), lang="en"):
         console.print(item)
 
 

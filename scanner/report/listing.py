@@ -1,0 +1,117 @@
+"""The subscribers a person reads first: the failing and the review subscribers of a run, each list
+on its own and capped, with the files their reasons were measured on.
+
+Numbers are masked; a photo's file is named by its folder and base name, with any long number masked
+(operators often name photo files after the ID or phone number).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from notices.privacy import mask_number, mask_text
+from scanner.tables import FINDING, PHOTO, SUBSCRIBER
+
+if TYPE_CHECKING:
+    from checks.policy import Policy
+
+
+def photo_file(uri: str) -> str:
+    """A photo's file for a report: its folder and base name (of a path or a URL), long numbers masked."""
+    path = uri.split("?", 1)[0].replace("\\", "/").rstrip("/")
+    name = "/".join(part for part in (posixpath.basename(posixpath.dirname(path)), posixpath.basename(path)) if part)
+    return mask_text(name or uri)
+
+
+def listed(engine: Engine, run_id: int, verdict: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` subscribers (by account) with ``verdict`` in the run (0: all), and how many
+    have it. Each row: account, masked numbers, verdict, evidence, and the photo files by kind."""
+    with engine.connect() as conn:
+        total = conn.execute(
+            select(func.count()).select_from(FINDING).where(FINDING.c.run_id == run_id, FINDING.c.verdict == verdict)
+        ).scalar_one()
+        query = (
+            select(
+                SUBSCRIBER.c.id,
+                SUBSCRIBER.c.account_id,
+                SUBSCRIBER.c.msisdn,
+                SUBSCRIBER.c.id_number,
+                FINDING.c.verdict,
+                FINDING.c.evidence,
+            )
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == FINDING.c.subscriber_id)
+            .where(FINDING.c.run_id == run_id, FINDING.c.verdict == verdict)
+            .order_by(SUBSCRIBER.c.account_id)
+        )
+        if limit:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
+        files: dict[int, dict[str, str]] = {}
+        ids = [row.id for row in rows]
+        for start in range(0, len(ids), 500):
+            for photo in conn.execute(
+                select(PHOTO.c.subscriber_id, PHOTO.c.kind, PHOTO.c.uri).where(
+                    PHOTO.c.subscriber_id.in_(ids[start : start + 500])
+                )
+            ):
+                files.setdefault(photo.subscriber_id, {})[photo.kind] = photo_file(photo.uri)
+    return [
+        {
+            "account_id": row.account_id,
+            "msisdn": mask_number(row.msisdn),
+            "id_number": mask_number(row.id_number),
+            "verdict": row.verdict,
+            "evidence": list(row.evidence),
+            "files": files.get(row.id, {}),
+        }
+        for row in rows
+    ], int(total)
+
+
+def listing(engine: Engine, run_id: int | None, verdicts: set[str], limit: int) -> dict[str, Any]:
+    """What the text report shows: the run, its totals, each chosen verdict's first ``limit``
+    subscribers with the count behind them, and each reason's severity under the run's policy
+    (empty when the policy file has changed since the run)."""
+    from sqlmodel import Session
+
+    from scanner.scan.report import find_run, run_summary
+
+    with Session(engine) as session:
+        run = find_run(session, run_id)
+    assert run.id is not None
+    policy = run_policy(run.policy_path, run.policy_sha256)
+    severity = {} if policy is None else {code.value: policy.severity_of(code).value for code in _codes()}
+    return {
+        "run": run_summary(run),
+        "totals": run.totals,
+        "lists": {verdict: listed(engine, run.id, verdict, limit) for verdict in sorted(verdicts)},
+        "severity": severity,
+    }
+
+
+def _codes() -> list[Any]:
+    from checks.policy import ReasonCode
+
+    return list(ReasonCode)
+
+
+def run_policy(policy_path: str, policy_sha256: str) -> Policy | None:
+    """The policy a run was judged under, when its file is still there with the run's sha256; None
+    otherwise (the file moved or changed since: its thresholds and severities can no longer be read)."""
+    import hashlib
+
+    from checks.policy import PolicyError
+    from scanner.policyfile import load_policy
+
+    path = Path(policy_path)
+    try:
+        if not policy_path or hashlib.sha256(path.read_bytes()).hexdigest() != policy_sha256:
+            return None
+        return load_policy(path).policy
+    except (OSError, PolicyError):
+        return None
