@@ -3,7 +3,7 @@ Wiring only: the data is ``scanner.scan.report`` and ``scanner.scan.diff``; the 
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -42,6 +42,15 @@ def report_command(
         str,
         typer.Option("--lang", help="Text format: the language of the reasons' sentences, zh or en."),
     ] = "zh",
+    subscriber: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--subscriber",
+            metavar="ACCOUNT|MSISDN",
+            help="One subscriber's whole evidence trail instead of a run's report: findings of every run with "
+            "measured values and thresholds, cases, notices and receipts, holds, approvals, re-verifications.",
+        ),
+    ] = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Counts by verdict and reason, and the subscribers behind them (numbers masked); with --diff, who newly
@@ -67,6 +76,10 @@ def report_command(
         raise fail(f"unknown verdict(s): {', '.join(sorted(bad))}")
     if lang not in ("zh", "en"):
         raise fail(f"--lang {lang!r}: give zh or en")
+    if subscriber is not None:
+        if run is not None or diff is not None:
+            raise fail("--subscriber shows every run of one subscriber: give no run and no --diff with it")
+        return _trail(subscriber, format, output, lang, database)
     try:
         if diff is not None:
             listed = (limit or LIST_LIMIT) if format is OutputFormat.TEXT else LIST_LIMIT
@@ -84,4 +97,27 @@ def report_command(
         target = console if output is None else Console(file=fh, width=160)
         items = diff_renderables(data, limit) if diff is not None else report_renderables(**data, lang=lang)
         for item in items:
+            target.print(item)
+
+
+def _trail(who: str, format: OutputFormat, output: Any, lang: str, database: str | None) -> None:
+    from rich.console import Console
+
+    from scanner.cli.console import console
+    from scanner.cli.console_trail import trail_renderables
+    from scanner.db import open_engine
+    from scanner.enforce.cases import CaseError
+    from scanner.report.trail import subscriber_trail
+    from scanner.scan.report import write_json
+
+    try:
+        trail = subscriber_trail(open_engine(database), who)
+    except CaseError as exc:
+        raise fail(str(exc)) from None
+    with output_stream(output) as fh:
+        if format is OutputFormat.JSON:
+            write_json(trail, fh)
+            return
+        target = console if output is None else Console(file=fh, width=160)
+        for item in trail_renderables(trail, lang):
             target.print(item)
