@@ -110,7 +110,11 @@ def _photo_reasons(kind: str, photo: PhotoInput | None, policy: Policy) -> list[
     small = _below("inter_eye_px", m.inter_eye_px, rules.face.min_inter_eye_px, 1)
     if small:
         out.append((ReasonCode.FACE_TOO_SMALL, small))
-    blurred = _below("sharpness", m.sharpness, rules.clarity.min_sharpness, 1) or _spread_evidence(m, policy)
+    blurred = (
+        _below("sharpness", m.sharpness, rules.clarity.min_sharpness, 1)
+        or _spread_evidence(m, policy)
+        or _blocks_evidence(m, policy)
+    )
     if blurred:
         out.append((ReasonCode.BLURRY, blurred))
     out.extend(_exposure_reasons(m, policy, "face_mean_luma"))
@@ -172,6 +176,20 @@ def _below(measure: str, value: float | None, threshold: float, digits: int) -> 
     if value is None or value >= threshold:
         return None
     return {"measure": measure, "value": round(value, digits), "threshold": threshold, "comparison": "<"}
+
+
+def _blocks_evidence(m: PhotoMeasurement, policy: Policy) -> dict[str, Any] | None:
+    """Evidence that compression turned the face into 8x8 blocks; None if it did not or was not measured."""
+    bound = policy.checks.clarity.max_block_artifacts
+    if m.block_artifacts is None or m.block_artifacts < bound:
+        return None
+    return {
+        "measure": "block_artifacts",
+        "value": round(m.block_artifacts, 2),
+        "threshold": bound,
+        "comparison": ">=",
+        "detail": "JPEG compression blocks",
+    }
 
 
 def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:

@@ -265,6 +265,9 @@ class PhotoMeasurement:
     # Pixel noise and luma contrast (standard deviations, grey levels) of the face at the same scale.
     face_noise: float | None = None
     face_contrast: float | None = None
+    # JPEG block edges on the face as stored: steps across the 8x8 grid over steps inside it
+    # (``quality.block_artifacts``); about 1 unless compression has turned the face into blocks.
+    block_artifacts: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -306,6 +309,7 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "edge_spread_px",
         "face_noise",
         "face_contrast",
+        "block_artifacts",
     ),
     "occlusion": (
         "mouth_nose_skin_share",
@@ -469,6 +473,7 @@ def _measure_clarity(grey: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoM
         edge_spread_px=None if spread is None else spread.blur_px,
         face_noise=None if texture is None else texture.noise,
         face_contrast=None if texture is None else texture.contrast,
+        block_artifacts=None if region is grey else quality.block_artifacts(region, left, top),
     )
 
 

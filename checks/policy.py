@@ -123,6 +123,9 @@ class ClarityRules(_Strict):
     max_edge_spread: float = Field(gt=0, le=1)
     max_edge_spread_widest: float = Field(gt=0, le=1)
     min_edge_spread_px: float = Field(ge=0)
+    # JPEG blocks on the face (``checks.quality.block_artifacts``): steps across the 8x8 grid over
+    # steps inside it; at or above this the face is a mosaic of blocks, and BLURRY.
+    max_block_artifacts: float = Field(gt=1)
 
 
 class ExposureRules(_Strict):

@@ -1,4 +1,5 @@
-"""Image quality measurements on a grey-level region: exposure, sharpness, edge spread and noise."""
+"""Image quality measurements on a grey-level region: exposure, sharpness, edge spread, noise and
+compression blocks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 GreyImage = npt.NDArray[np.uint8]
 
-QUALITY_VERSION = "quality-2"
+QUALITY_VERSION = "quality-3"
 
 # Sharpness is measured on the face region resampled to this width, so a small
 # sharp face and a large blurred face are compared on the same footing.
@@ -247,3 +248,35 @@ def edge_spread(grey_face: GreyImage, face_width_px: float) -> EdgeSpread | None
     overall = blur(float(np.quantile(every, EDGE_QUANTILE)))
     widest = blur(max(per_orientation)) if per_orientation else overall
     return EdgeSpread(face_px=float(face_width_px), blur_px=overall, widest_px=widest, edges=len(every))
+
+
+# Compression blocks: JPEG codes a photo in 8x8 pixel blocks, each quantised on its own. At low
+# quality a block keeps little more than its mean, so the luma steps at block boundaries grow while
+# the steps inside a block shrink: the face turns into a mosaic whose detail is gone, although no
+# edge is spread. The measure is the mean absolute step across block boundaries over the mean step
+# inside blocks, both directions together, on the face region cut from the photo as stored (the
+# grid is counted from the photo's own origin). An uncompressed or lightly compressed face measures
+# about 1; a photo that was resized after compression has no grid left and measures about 1 too
+# (what it lost then shows as blur, if anything).
+JPEG_BLOCK_PX = 8
+
+
+def block_artifacts(grey_region: GreyImage, left: int, top: int) -> float | None:
+    """Boundary steps over inner steps of the 8x8 grid for the region cut at (``left``, ``top``) of
+    the photo; None for a region under two blocks in either direction."""
+    h, w = grey_region.shape[:2]
+    if h < 2 * JPEG_BLOCK_PX or w < 2 * JPEG_BLOCK_PX:
+        return None
+    g = grey_region.astype(np.float32)
+    across_cols = np.abs(np.diff(g, axis=1))  # step between column j and j + 1
+    across_rows = np.abs(np.diff(g, axis=0))
+    col_edge = (left + np.arange(1, w)) % JPEG_BLOCK_PX == 0
+    row_edge = (top + np.arange(1, h)) % JPEG_BLOCK_PX == 0
+    boundary = float(across_cols[:, col_edge].sum() + across_rows[row_edge, :].sum())
+    n_boundary = across_cols[:, col_edge].size + across_rows[row_edge, :].size
+    inner = float(across_cols[:, ~col_edge].sum() + across_rows[~row_edge, :].sum())
+    n_inner = across_cols[:, ~col_edge].size + across_rows[~row_edge, :].size
+    inner_mean = inner / n_inner
+    if inner_mean < 1e-3:  # a flat region: no detail to judge
+        return None
+    return (boundary / n_boundary) / inner_mean

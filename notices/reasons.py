@@ -135,6 +135,9 @@ MEASURES: dict[str, MeasureText] = {
     "face_mean_luma": MeasureText("人脸平均亮度（0–255）", "face brightness, 0-255"),
     "photo_mean_luma": MeasureText("照片平均亮度（0–255）", "photo brightness, 0-255"),
     "face_snr": MeasureText("人脸信噪比", "face signal-to-noise ratio"),
+    "block_artifacts": MeasureText(
+        "压缩块效应（块边界与块内的亮度变化之比）", "JPEG block edges against the detail inside blocks"
+    ),
     "mouth_nose_skin_share": MeasureText("口鼻区域皮肤占比", "share of skin where the mouth and nose are"),
     "mouth_redness": MeasureText("唇部红色度", "redness where the lips are"),
     "eye_skin_share": MeasureText("眼部区域皮肤占比", "share of skin around the eyes"),

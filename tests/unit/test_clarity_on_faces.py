@@ -187,12 +187,17 @@ def test_blur_variants_flagged_blurry(face_set: FaceSet, default_policy: Policy,
     assert _variant_rate(face_set, name, "BLURRY", default_policy) >= bound
 
 
-@pytest.mark.parametrize("name", ["jpeg_weak", "jpeg_strong"])
-def test_jpeg_variants_are_not_called_blurred(face_set: FaceSet, default_policy: Policy, name: str) -> None:
-    # Stored photos are JPEGs: compression blocks a face without spreading its edges, and must not
-    # make it BLURRY (measured 0.04 at quality 15, 0.0 at quality 5; bound: twice that, 10%).
-    # The other side of it: a face ruined by compression is not caught by any clarity check.
-    assert _variant_rate(face_set, name, "BLURRY", default_policy) <= 0.1
+def test_heavy_jpeg_is_blurry_and_moderate_jpeg_mostly_is_not(face_set: FaceSet, default_policy: Policy) -> None:
+    # Compression does not spread edges; it turns the face into 8x8 blocks (``block_artifacts``).
+    # Quality 5 leaves a mosaic: every face measured 2.75 or more against the bound of 2.0 (physical:
+    # block edges twice the detail inside the blocks), so at least 95%. Quality 15 is still a
+    # usable face for many photos: it is flagged where its blocks dominate, not pinned here beyond
+    # staying under the heavy rate.
+    strong = _variant_rate(face_set, "jpeg_strong", "BLURRY", default_policy)
+    weak = _variant_rate(face_set, "jpeg_weak", "BLURRY", default_policy)
+    print(f"\nJPEG 5 flagged BLURRY: {strong:.1%}; JPEG 15: {weak:.1%}")
+    assert strong >= 0.95
+    assert weak <= strong
 
 
 @pytest.mark.parametrize(

@@ -218,3 +218,43 @@ def test_edges_and_noise_are_not_measured_on_the_whole_photo_for_a_degenerate_fa
     # Exposure and sharpness fall back to the whole photo, as before; edges and noise say nothing.
     assert got.mean_luma is not None and got.sharpness is not None
     assert got.edge_spread is None and got.face_noise is None and got.face_contrast is None
+
+
+def _textured(size: int = 160, seed: int = 5) -> Grey:
+    """Smooth shading with fine texture, like skin and features: detail inside every 8x8 block."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    base = 110 + 50 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
+    texture = cv2.GaussianBlur(rng.normal(0, 14, (size, size)), (0, 0), 1.2)
+    return np.asarray(np.clip(base + texture, 0, 255), dtype=np.uint8)
+
+
+def _jpeg(grey: Grey, quality_percent: int) -> Grey:
+    ok, buf = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, quality_percent])
+    assert ok
+    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), dtype=np.uint8)
+
+
+def test_block_artifacts_grow_as_jpeg_quality_falls_and_need_the_grid() -> None:
+    image = _textured()
+    clean = quality.block_artifacts(image, 0, 0)
+    light, heavy = (quality.block_artifacts(_jpeg(image, q), 0, 0) for q in (90, 5))
+    assert clean is not None and light is not None and heavy is not None
+    assert 0.8 < clean < 1.2 and light < 1.3  # no grid, or a faint one
+    assert heavy > 2.0  # the blocks' edges dominate the little detail left inside them
+    # Cut off the grid (a region starting 3 px in, counted from there as if it were the origin):
+    # the boundaries fall inside blocks and the figure drops towards 1.
+    shifted = quality.block_artifacts(_jpeg(image, 5)[3:, 3:], 0, 0)
+    assert shifted is not None and shifted < heavy / 1.5
+    # The same region counted from its true place in the photo finds the grid again.
+    again = quality.block_artifacts(_jpeg(image, 5)[3:, 3:], 3, 3)
+    assert again is not None and abs(again / heavy - 1) < 0.1
+    assert quality.block_artifacts(image[:12, :40], 0, 0) is None  # under two blocks tall
+    assert quality.block_artifacts(np.full((40, 40), 128, np.uint8), 0, 0) is None  # flat: nothing to judge
+
+
+def test_judge_blurry_on_compression_blocks(default_policy: Policy) -> None:
+    bound = default_policy.checks.clarity.max_block_artifacts
+    assert "BLURRY" not in _reasons(_measured(block_artifacts=bound - 0.01), default_policy)
+    blocky = _reasons(_measured(block_artifacts=bound + 1), default_policy)
+    assert blocky["BLURRY"]["measure"] == "block_artifacts" and blocky["BLURRY"]["comparison"] == ">="
