@@ -1,0 +1,20 @@
+"""Reports that leave the database are on the record: every export to a file and every reveal of
+full phone and ID numbers is a row of the audit log, written before the report is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from scanner.enforce.cases import audit
+
+EXPORT = "report_export"
+REVEAL = "report_reveal"
+
+
+def record(engine: Engine, actor: str, action: str, run_id: int, now: dt.datetime | None = None, **detail: Any) -> None:
+    """One audit row for run ``run_id`` (``engine``: a write engine, ``scanner.db.write_engine_for``)."""
+    with engine.begin() as conn:
+        audit(conn, now or dt.datetime.now(dt.UTC), actor, action, f"run:{run_id}", **detail)
