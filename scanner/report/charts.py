@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 COLOURS = {"fail": "#c0392b", "review": "#d4a017", "pass": "#2e8b57", "other": "#4a6fa5", "muted": "#b8c4d6"}
 # Fonts with Chinese glyphs first, so that labels are measured (and laid out) at their real width.
@@ -29,6 +30,8 @@ STYLE = {
     "axes.titlesize": 11,
     "axes.unicode_minus": False,
 }
+# Inches at 72 dpi: 12.5 in is 900 px, the page's text column less the figure's frame.
+WIDTH_IN = 12.5
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
 
@@ -37,7 +40,8 @@ def to_svg(fig: Figure, title: str, ident: str) -> str:
     """The figure as an ``<svg>`` element to inline: no XML prolog, doctype or comments; an accessible
     title (``role="img"``, ``<title>``)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with plt.rc_context({**STYLE, "svg.hashsalt": ident}):  # ids (clip paths) differ from chart to chart
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = _COMMENTS.sub("", _PROLOG.sub("", buffer.getvalue(), count=1))
     safe = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -63,7 +67,7 @@ def stacked_bars(
 ) -> str:
     """Horizontal bars, one per label, each split by the series (fail, review, ...), largest first."""
     with plt.rc_context(STYLE):
-        fig, ax = _figure(8.6, 0.8 + 0.34 * max(len(labels), 1))
+        fig, ax = _figure(WIDTH_IN, 0.9 + 0.34 * max(len(labels), 1))
         y = list(range(len(labels)))[::-1]
         left = [0] * len(labels)
         for name, values in series.items():
@@ -74,6 +78,7 @@ def stacked_bars(
         ax.set_yticks(y, labels)
         ax.set_xlabel(xlabel)
         ax.set_xlim(0, max(left or [1]) * 1.15 or 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if len(series) > 1:
             ax.legend(loc="lower right", frameon=False)
         return to_svg(fig, title, ident)
@@ -91,7 +96,7 @@ def rate_bars(
 ) -> str:
     """Vertical bars of a rate (0-1) per label, the group's size under each bar."""
     with plt.rc_context(STYLE):
-        fig, ax = _figure(max(6.0, 0.42 * len(labels) + 1.5), 3.4)
+        fig, ax = _figure(min(WIDTH_IN, max(6.0, 0.5 * len(labels) + 1.5)), 3.6)
         x = list(range(len(labels)))
         ax.bar(x, [r * 100 for r in rates], color=COLOURS["fail"], width=0.7)
         for xx, rate in zip(x, rates, strict=True):
@@ -106,7 +111,7 @@ def rate_bars(
 def funnel_bars(labels: Sequence[str], values: Sequence[int], *, title: str, ident: str) -> str:
     """The ladder funnel: one horizontal bar per step, with its count and share of the first."""
     with plt.rc_context(STYLE):
-        fig, ax = _figure(8.6, 0.8 + 0.4 * len(labels))
+        fig, ax = _figure(WIDTH_IN, 0.9 + 0.4 * len(labels))
         y = list(range(len(labels)))[::-1]
         first = values[0] if values and values[0] else 1
         ax.barh(y, values, color=COLOURS["other"], height=0.7)
@@ -114,6 +119,7 @@ def funnel_bars(labels: Sequence[str], values: Sequence[int], *, title: str, ide
             ax.text(v, yy, f" {v:,} ({v / first:.0%})", va="center", fontsize=9)
         ax.set_yticks(y, labels)
         ax.set_xlim(0, max(values or [1]) * 1.25 or 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("subscribers")
         return to_svg(fig, title, ident)
 
@@ -129,7 +135,7 @@ def delivery_bars(
 ) -> str:
     """Notices per stage and channel: delivered, undelivered and still pending, the delivery rate beside."""
     with plt.rc_context(STYLE):
-        fig, ax = _figure(8.6, 0.8 + 0.4 * max(len(labels), 1))
+        fig, ax = _figure(WIDTH_IN, 0.9 + 0.4 * max(len(labels), 1))
         y = list(range(len(labels)))[::-1]
         left = [0] * len(labels)
         for name, values, colour in (
@@ -144,6 +150,7 @@ def delivery_bars(
             ax.text(total, yy, f" {total:,} ({rate})", va="center", fontsize=9)
         ax.set_yticks(y, labels)
         ax.set_xlim(0, max(left or [1]) * 1.4 or 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("notices")
         ax.legend(loc="lower right", frameon=False)
         return to_svg(fig, title, ident)

@@ -49,19 +49,27 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def evidence_text(item: dict[str, Any]) -> str:
-    """``BLURRY [live: a.jpg] sharpness=45.2 < 100.0`` (or the detail when nothing was measured)."""
+def evidence_detail(item: dict[str, Any]) -> str:
+    """``[live: a.jpg] sharpness=45.2 < 100.0``: the photo and what was measured against what (or the
+    detail when nothing was measured)."""
     kind = item.get("photo_kind") or ""
     if item.get("photo_file"):
         kind = f"{kind}: {item['photo_file']}"
-    text = str(item["code"]) + (f" [{kind}]" if kind else "")
+    parts = [f"[{kind}]"] if kind else []
     if item.get("measure") and item.get("value") is not None:
-        text += f" {item['measure']}={item['value']}"
+        measured = f"{item['measure']}={item['value']}"
         if item.get("threshold") is not None:
-            text += f" {item.get('comparison') or 'vs'} {item['threshold']}"
+            measured += f" {item.get('comparison') or 'vs'} {item['threshold']}"
+        parts.append(measured)
     elif item.get("detail"):
-        text += f" {item['detail']}"
-    return text
+        parts.append(str(item["detail"]))
+    return " ".join(parts)
+
+
+def evidence_text(item: dict[str, Any]) -> str:
+    """``BLURRY [live: a.jpg] sharpness=45.2 < 100.0``."""
+    detail = evidence_detail(item)
+    return f"{item['code']} {detail}" if detail else str(item["code"])
 
 
 def csv_cells(row: dict[str, Any]) -> list[Any]:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from notices.reasons import reason_text
 from scanner.report import aggregates, charts
-from scanner.report.export import evidence_text
+from scanner.report.export import evidence_detail
 from scanner.report.rows import iter_rows
 from scanner.report.runs import find_run, policy_thresholds, previous_run, run_summary
 from scanner.scan.diff import build_diff
@@ -50,11 +50,23 @@ def _severities(thresholds: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def _listed(engine: Engine, run_id: int, verdict: str, limit: int, total: int, reveal: bool) -> dict[str, Any]:
+def _listed(
+    engine: Engine, run_id: int, verdict: str, limit: int, total: int, reveal: bool, severity: dict[str, str]
+) -> dict[str, Any]:
     rows = list(itertools.islice(iter_rows(engine, run_id, {verdict}, reveal=reveal), limit))
     for row in rows:
-        row["evidence_lines"] = [evidence_text(e) for e in row["evidence"]]
-        row["sentences"] = [(code, reason_text(code)) for code in row["reasons"]]
+        judged = {e["code"]: e.get("severity") for e in row["evidence"]}
+        # Each reason with the severity it was judged with (a review-only reason beside a failing one
+        # shows as such), its sentence and its evidence: the photo, the value and the threshold.
+        row["explained"] = [
+            {
+                "code": code,
+                "severity": judged.get(code) or severity.get(code, "fail"),
+                "text": reason_text(code),
+                "evidence": [evidence_detail(e) for e in row["evidence"] if e["code"] == code],
+            }
+            for code in row["reasons"]
+        ]
     return {"rows": rows, "total": total, "more": max(0, total - len(rows))}
 
 
@@ -101,8 +113,8 @@ def report_context(
         "funnel": [(FUNNEL_LABELS[k], funnel[k]) for k in aggregates.FUNNEL_STEPS],
         "delivery": [(stage, channel, d) for (stage, channel), d in delivery.items()],
         "enforcing": run.mode == "enforce",
-        "failing": _listed(engine, run.id, "fail", limit, verdicts.get("fail", 0), reveal),
-        "review": _listed(engine, run.id, "review", limit, verdicts.get("review", 0), reveal),
+        "failing": _listed(engine, run.id, "fail", limit, verdicts.get("fail", 0), reveal, severity),
+        "review": _listed(engine, run.id, "review", limit, verdicts.get("review", 0), reveal, severity),
         "limit": limit,
     }
     ctx["diff"] = build_diff(engine, before, run.id, list_limit=0) if before is not None else None

@@ -63,7 +63,7 @@ def _flatten(prefix: str, table: dict[str, Any], out: list[tuple[str, str]]) -> 
         if isinstance(value, dict):
             _flatten(name, value, out)
         elif isinstance(value, list):
-            out.append((name, ", ".join(str(v) for v in value)))
+            out.append((name, ", ".join(" ~ ".join(map(str, v)) if isinstance(v, list) else str(v) for v in value)))
         else:
             out.append((name, str(value)))
 
