@@ -64,6 +64,9 @@ def test_csv_opens_in_excel_with_chinese_text_and_no_formula(base: ReportBase) -
     assert r1["case_state"] == "notifying" and r1["notice_channel"] in ("sms", "call")
     assert full_numbers(raw.decode("utf-8-sig"), base) == []
 
+    shown = _report(base, "2", "--format", "csv", "--verdict", "fail", "--limit", "1")  # to standard output
+    assert shown.startswith("\ufeffrun_id,account_id,") and len(shown.splitlines()) == 2
+
     gb = base.folder / "run-gb.csv"
     _report(base, "2", "--format", "csv", "--encoding", "gb18030", "-o", str(gb))
     text = gb.read_bytes().decode("gb18030")
