@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +41,10 @@ def to_svg(fig: Figure, title: str, ident: str) -> str:
     """The figure as an ``<svg>`` element to inline: no XML prolog, doctype or comments; an accessible
     title (``role="img"``, ``<title>``)."""
     buffer = io.StringIO()
-    with plt.rc_context({**STYLE, "svg.hashsalt": ident}):  # ids (clip paths) differ from chart to chart
+    with plt.rc_context({**STYLE, "svg.hashsalt": ident}), warnings.catch_warnings():  # ids differ per chart
+        # Without a font with Chinese glyphs installed, labels are measured with another font's spaces
+        # (a warning per glyph); the browser still draws them with its own fonts.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = _COMMENTS.sub("", _PROLOG.sub("", buffer.getvalue(), count=1))
