@@ -56,10 +56,15 @@ def prepare(url: str, n: int, pool: list[dict[str, object]]) -> dict[str, float]
     timings: dict[str, float] = {}
     started = time.perf_counter()
     engine = db.open_engine(url)
-    write_base(engine, n, pool)
     with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    timings["generate_s"] = time.perf_counter() - started
+        generated = conn.exec_driver_sql("SELECT count(*) FROM subscriber").scalar()
+    if generated == 0:
+        write_base(engine, n, pool)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        timings["generate_s"] = time.perf_counter() - started
+    elif generated != n:
+        raise SystemExit(f"{url} holds {generated} subscribers, not {n}: remove it first")
     started = time.perf_counter()
     run = rescan(db.open_engine(url), load_policy(), workers=2, page_size=5000)
     assert run.totals["unreadable_photos"] == 0 and run.totals["measured_photos"] == 0, run.totals
@@ -89,7 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--faces", type=Path, default=ROOT.parent / "shared" / "faces")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep the bases here (default: a temporary folder)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep the bases here (default: a temporary folder); a base already generated there is used again",
+    )
     args = parser.parse_args()
     pool = measurement_pool(args.faces)
     with tempfile.TemporaryDirectory() as tmp:
