@@ -147,10 +147,11 @@ def report_command(
             with output_stream(output) as fh:
                 if fmt is ReportFormat.JSON:
                     write_json(data, fh)
-                    return
-                target = console if output is None else Console(file=fh, width=160)
-                for item in diff_renderables(data, listed):
-                    target.print(item)
+                else:
+                    target = console if output is None else Console(file=fh, width=160)
+                    for item in diff_renderables(data, listed):
+                        target.print(item)
+            _record_file(database, output, officer, fmt, *diff)
             return
         if fmt is ReportFormat.TABLE:
             data = build_report(engine, run, chosen)
@@ -169,13 +170,13 @@ def report_command(
     assert run_id is not None
     actor = (officer or "").strip() or login()
     if reveal:
-        from scanner.report.disclosure import REVEAL, record
+        from scanner.report.disclosure import REVEAL, record, subject
 
         record(
             write_engine_for(database_url(database)),
             actor,
             REVEAL,
-            run_id,
+            subject(run_id),
             format=fmt.value,
             output=str(output) if output else "stdout",
             reason=(reason or "").strip(),
@@ -184,18 +185,20 @@ def report_command(
     _write(engine, run_id, fmt, output, chosen, listed, encoding, reveal)
 
 
-def _record_file(database: str | None, output: Path | None, actor: str | None, fmt: ReportFormat, run_id: int) -> None:
+def _record_file(
+    database: str | None, output: Path | None, actor: str | None, fmt: ReportFormat, *run_ids: int
+) -> None:
     """An export of a report to a file is an audit row."""
     if output is None:
         return
     from scanner.db import database_url, write_engine_for
-    from scanner.report.disclosure import EXPORT, record
+    from scanner.report.disclosure import EXPORT, record, subject
 
     record(
         write_engine_for(database_url(database)),
         (actor or "").strip() or login(),
         EXPORT,
-        run_id,
+        subject(*run_ids),
         format=fmt.value,
         output=str(output),
     )

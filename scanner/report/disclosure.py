@@ -14,7 +14,12 @@ EXPORT = "report_export"
 REVEAL = "report_reveal"
 
 
-def record(engine: Engine, actor: str, action: str, run_id: int, now: dt.datetime | None = None, **detail: Any) -> None:
-    """One audit row for run ``run_id`` (``engine``: a write engine, ``scanner.db.write_engine_for``)."""
+def subject(*run_ids: int) -> str:
+    """What a report is about: ``run:7``, or ``runs:7,8`` for a diff."""
+    return f"run:{run_ids[0]}" if len(run_ids) == 1 else "runs:" + ",".join(map(str, run_ids))
+
+
+def record(engine: Engine, actor: str, action: str, about: str, now: dt.datetime | None = None, **detail: Any) -> None:
+    """One audit row about ``about`` (``subject``); ``engine``: a write engine (``scanner.db.write_engine_for``)."""
     with engine.begin() as conn:
-        audit(conn, now or dt.datetime.now(dt.UTC), actor, action, f"run:{run_id}", **detail)
+        audit(conn, now or dt.datetime.now(dt.UTC), actor, action, about, **detail)

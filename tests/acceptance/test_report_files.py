@@ -122,6 +122,12 @@ def test_every_export_to_a_file_is_on_the_record(base: ReportBase) -> None:
     (row,) = _audit(base)[before:]
     assert row["action"] == "report_export" and row["actor"] == "Li Na" and row["subject"] == "run:1"
     assert row["detail"] == {"format": "html", "output": str(out)}
+    diff = base.folder / "diff.json"
+    _report(base, "--diff", "1", "2", "--format", "json", "-o", str(diff), "--officer", "Li Na")
+    (row,) = _audit(base)[before + 1 :]
+    assert row["action"] == "report_export" and row["subject"] == "runs:1,2"
+    _report(base, "--diff", "1", "2")  # to the screen: not an export
+    assert len(_audit(base)) == before + 2
 
 
 def test_table_is_the_default_and_text_still_works(base: ReportBase) -> None:
