@@ -111,7 +111,18 @@ def main() -> None:
     url = f"sqlite:///{copy.resolve()}"
     rehearse(url)
     html = args.demo / "report.html"
-    realname(url, "report", "--format", "html", "--limit", str(args.limit), "--output", str(html), "--officer", "docs")
+    realname(
+        url,
+        "report",
+        "--format",
+        "html",
+        "--limit",
+        str(args.limit),
+        "--output",
+        str(html),
+        "--officer",
+        "demo officer",
+    )
     screenshot(html, args.output, args.width)
     print(f"{args.output} ({args.output.stat().st_size // 1024} KB) from {html}")
 

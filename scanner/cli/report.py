@@ -182,7 +182,7 @@ def report_command(
             reason=(reason or "").strip(),
         )
     _record_file(database, output, actor, fmt, run_id)
-    _write(engine, run_id, fmt, output, chosen, listed, encoding, reveal)
+    _write(engine, run_id, fmt, output, chosen, listed, encoding, reveal, actor)
 
 
 def _record_file(
@@ -213,6 +213,7 @@ def _write(
     limit: int,
     encoding: CsvEncoding,
     reveal: bool,
+    actor: str,
 ) -> None:
     import itertools
 
@@ -241,4 +242,4 @@ def _write(
         from scanner.report.html import write_html
 
         with output_stream(output) as fh:
-            write_html(engine, run_id, fh, limit=limit or 10**9, reveal=reveal)
+            write_html(engine, run_id, fh, limit=limit or 10**9, reveal=reveal, prepared_by=actor)

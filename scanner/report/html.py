@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -31,6 +32,19 @@ FUNNEL_LABELS = {
     "approved": "approved 已批准停机",
     "suspended": "suspended 已停机",
 }
+
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def local_time(moment: dt.datetime, zone: str) -> str:
+    """``2026-12-04 11:16:10 Asia/Shanghai (03:16:10 UTC)``: times shown to people are in the policy's
+    zone, with UTC beside them."""
+    try:
+        here = moment.astimezone(ZoneInfo(zone))
+    except (ValueError, KeyError):  # an unknown zone name: UTC alone
+        return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{here:%Y-%m-%d %H:%M:%S} {zone} ({moment.astimezone(dt.UTC):%H:%M:%S} UTC)"
 
 
 def _environment() -> Environment:
@@ -71,7 +85,7 @@ def _listed(
 
 
 def report_context(
-    engine: Engine, run_id: int | None, *, limit: int = LIST_LIMIT, reveal: bool = False
+    engine: Engine, run_id: int | None, *, limit: int = LIST_LIMIT, reveal: bool = False, prepared_by: str = ""
 ) -> dict[str, Any]:
     """Everything the template shows, for run ``run_id`` (the latest when None)."""
     with Session(engine) as session:
@@ -86,6 +100,7 @@ def report_context(
         delivery = aggregates.delivery(conn, run.id)
         before = previous_run(conn, run)
     policy_file, thresholds = policy_thresholds(run)
+    zone = dict(thresholds).get("policy.timezone", DEFAULT_ZONE)
     severity = _severities(thresholds)
     subscribers = sum(verdicts.values())
     ctx: dict[str, Any] = {
@@ -93,8 +108,11 @@ def report_context(
         "totals": run.totals,
         "subscribers": subscribers,
         "verdicts": {v: verdicts.get(v, 0) for v in aggregates.VERDICTS},
-        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": local_time(dt.datetime.now(dt.UTC), zone),
+        "started_at": local_time(run.started_at, zone),
+        "finished_at": local_time(run.finished_at, zone) if run.finished_at else None,
         "revealed": reveal,
+        "prepared_by": prepared_by,
         "policy_file": policy_file,
         "thresholds": [(k, v) for k, v in thresholds if not k.startswith("severity.")],
         "reasons": [
@@ -176,8 +194,14 @@ def _charts(ctx: dict[str, Any]) -> dict[str, Markup]:
 
 
 def write_html(
-    engine: Engine, run_id: int | None, out: IO[str], *, limit: int = LIST_LIMIT, reveal: bool = False
+    engine: Engine,
+    run_id: int | None,
+    out: IO[str],
+    *,
+    limit: int = LIST_LIMIT,
+    reveal: bool = False,
+    prepared_by: str = "",
 ) -> None:
-    ctx = report_context(engine, run_id, limit=limit, reveal=reveal)
+    ctx = report_context(engine, run_id, limit=limit, reveal=reveal, prepared_by=prepared_by)
     for chunk in _environment().get_template("report.html.j2").generate(**ctx):
         out.write(chunk)

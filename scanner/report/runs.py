@@ -86,6 +86,9 @@ def policy_thresholds(run: ScanRun) -> tuple[str | None, list[tuple[str, str]]]:
         except (UnicodeDecodeError, tomllib.TOMLDecodeError):
             continue
         pairs: list[tuple[str, str]] = []
+        zone = document.get("policy", {}).get("timezone")
+        if isinstance(zone, str):
+            pairs.append(("policy.timezone", zone))
         for section in ("photos", "checks", "severity"):
             if isinstance(document.get(section), dict):
                 _flatten(section, document[section], pairs)
