@@ -37,8 +37,8 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check scanner checks notices tests fixtures bench examples
-	$(VENV)/bin/ruff format --check scanner checks notices tests fixtures bench examples
+	$(VENV)/bin/ruff check scanner checks notices tests fixtures bench examples docs
+	$(VENV)/bin/ruff format --check scanner checks notices tests fixtures bench examples docs
 
 typecheck: setup
 	$(VENV)/bin/mypy
