@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,8 +37,8 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check scanner checks notices tests fixtures bench examples
-	$(VENV)/bin/ruff format --check scanner checks notices tests fixtures bench examples
+	$(VENV)/bin/ruff check scanner checks notices tests fixtures bench examples docs
+	$(VENV)/bin/ruff format --check scanner checks notices tests fixtures bench examples docs
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -62,6 +62,10 @@ bench-cases: setup
 
 bench-cli: setup
 	$(VENV)/bin/python bench/cli_latency.py
+
+# About 25 minutes: generating the million-subscriber base takes most of it.
+bench-report: setup
+	$(VENV)/bin/python bench/report_scale.py --sizes 100000 1000000
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

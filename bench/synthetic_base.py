@@ -76,7 +76,8 @@ def write_base(engine: Engine, n: int, pool: list[dict[str, Any]], seed: int = 7
                         "updated_at": dt.datetime.now(dt.UTC),
                     }
                 )
-                person = pool[rng.randrange(len(pool))]
+                pick = rng.randrange(len(pool))
+                person = pool[pick]
                 for k, kind in enumerate(("id_portrait", "live")):
                     sha = hashlib.sha256(f"{sid}:{kind}".encode()).hexdigest()
                     photos.append(
@@ -89,6 +90,11 @@ def write_base(engine: Engine, n: int, pool: list[dict[str, Any]], seed: int = 7
                         }
                     )
                     values = {key: v for key, v in person.items() if key != "descriptor"}
+                    if kind == "live":
+                        # A new capture is not the portrait's pixels: its face signature is another
+                        # photo's, or every live photo would be LIVE_IS_COPY of its portrait.
+                        other = pool[(pick + 1 + rng.randrange(len(pool) - 1)) % len(pool)]
+                        values["face_signature"] = other.get("face_signature")
                     descriptor = None
                     if person["descriptor"] is not None:
                         d = np.asarray(person["descriptor"]) + nprng.normal(0.0, 0.02, 128)

@@ -1,1 +1,3 @@
-"""Reports and trails for people: what a run found, and one subscriber's whole evidence trail."""
+"""Reports for people: a scan run's subscribers row by row (streamed), counts computed by the
+database, the files an officer hands on (CSV, JSON, a self-contained HTML page), the failing and
+review lists of the table, and one subscriber's whole evidence trail."""

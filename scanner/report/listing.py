@@ -7,14 +7,14 @@ Numbers are masked; a photo's file is named by its folder and base name, with an
 
 from __future__ import annotations
 
-import posixpath
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from notices.privacy import mask_number, mask_text
+from scanner.report.rows import photo_name
+from scanner.report.runs import policy_file
 from scanner.tables import FINDING, PHOTO, SUBSCRIBER
 
 if TYPE_CHECKING:
@@ -22,10 +22,8 @@ if TYPE_CHECKING:
 
 
 def photo_file(uri: str) -> str:
-    """A photo's file for a report: its folder and base name (of a path or a URL), long numbers masked."""
-    path = uri.split("?", 1)[0].replace("\\", "/").rstrip("/")
-    name = "/".join(part for part in (posixpath.basename(posixpath.dirname(path)), posixpath.basename(path)) if part)
-    return mask_text(name or uri)
+    """A photo's file for a report: its folder and base name, long numbers masked."""
+    return mask_text(photo_name(uri))
 
 
 def listed(engine: Engine, run_id: int, verdict: str, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -79,7 +77,7 @@ def listing(engine: Engine, run_id: int | None, verdicts: set[str], limit: int) 
     (empty when the policy file has changed since the run)."""
     from sqlmodel import Session
 
-    from scanner.scan.report import find_run, run_summary
+    from scanner.report.runs import find_run, run_summary
 
     with Session(engine) as session:
         run = find_run(session, run_id)
@@ -101,17 +99,14 @@ def _codes() -> list[Any]:
 
 
 def run_policy(policy_path: str, policy_sha256: str) -> Policy | None:
-    """The policy a run was judged under, when its file is still there with the run's sha256; None
-    otherwise (the file moved or changed since: its thresholds and severities can no longer be read)."""
-    import hashlib
-
+    """The policy a run was judged under (``runs.policy_file``), or None when its file is gone."""
     from checks.policy import PolicyError
     from scanner.policyfile import load_policy
 
-    path = Path(policy_path)
+    found = policy_file(policy_path, policy_sha256)
+    if found is None:
+        return None
     try:
-        if not policy_path or hashlib.sha256(path.read_bytes()).hexdigest() != policy_sha256:
-            return None
-        return load_policy(path).policy
-    except (OSError, PolicyError):
+        return load_policy(found[0]).policy
+    except PolicyError:
         return None

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from checks.idcard import region_for
 from notices.privacy import mask_number
-from scanner.scan.report import ReportError, find_run, run_summary
+from scanner.report.runs import ReportError, find_run, run_summary
 from scanner.tables import FINDING, SUBSCRIBER
 
 DIFF_SCHEMA = "realname-scanner/diff/1"

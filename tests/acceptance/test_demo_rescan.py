@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from scanner import db
-from scanner.demo import build_demo_base
+from scanner.demo import DemoBase, build_demo_base
 from scanner.importer import import_file
 from scanner.policyfile import load_policy
 from scanner.scan.report import build_report
@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.faces, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def demo(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> tuple[Any, Any, DemoBase]:
+    """The demo base built, imported and rescanned once for this module: (engine, run, base)."""
     work = tmp_path_factory.mktemp("demo")
     base = build_demo_base(faces_dir, work, today=TODAY)
     engine = db.open_engine(f"sqlite:///{work / 'realname.db'}")
@@ -36,6 +37,12 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> dict[s
     assert imported.committed and imported.inserted == base.subscribers
     run = rescan(engine, load_policy(), as_of=TODAY, workers=2)
     assert run.status == "finished"
+    return engine, run, base
+
+
+@pytest.fixture(scope="module")
+def outcome(demo: tuple[Any, Any, DemoBase]) -> dict[str, list[dict[str, Any]]]:
+    engine, run, base = demo
     report = build_report(engine, run.id)
     with base.cohorts_path.open(newline="", encoding="utf-8") as fh:
         cohort_of = {r["account_id"]: r["cohort"] for r in csv.DictReader(fh)}
@@ -124,3 +131,29 @@ def test_every_reason_has_evidence(outcome: dict[str, list[dict[str, Any]]]) -> 
                 if ev["measure"] and ev["threshold"] is not None:
                     assert ev["value"] is not None and ev["comparison"] in ("<", ">")
             assert "*" in row["msisdn"] and "*" in row["id_number"]
+
+
+def test_no_report_file_of_the_demo_shows_a_full_number(demo: tuple[Any, Any, DemoBase], tmp_path: Path) -> None:
+    from notices.reasons import reason_text
+    from scanner.report.export import stream_csv, stream_json
+    from scanner.report.html import write_html
+    from scanner.report.rows import iter_rows
+
+    engine, run, base = demo
+    with base.csv_path.open(newline="", encoding="utf-8") as fh:
+        numbers = [n for r in csv.DictReader(fh) for n in (r["msisdn"], r["id_number"]) if n]
+    files = {name: tmp_path / f"demo.{name}" for name in ("csv", "json", "html")}
+    with files["csv"].open("w", encoding="utf-8-sig", newline="") as fh:
+        assert stream_csv(iter_rows(engine, run.id), fh) == run.totals["subscribers"]
+    with files["json"].open("w", encoding="utf-8") as fh:
+        stream_json({"run": {"id": run.id}}, iter_rows(engine, run.id), fh)
+    with files["html"].open("w", encoding="utf-8") as fh:
+        write_html(engine, run.id, fh, limit=1000)
+    for name, path in files.items():
+        text = path.read_text(encoding="utf-8-sig")
+        shown = [n for n in numbers if n in text]
+        assert shown == [], f"{name} shows {len(shown)} full numbers"
+    page = files["html"].read_text(encoding="utf-8")
+    for code in run.totals["reasons"]:
+        assert code in page and reason_text(code).zh in page
+    assert "2003" in page  # the subscriber who joined before photos were captured

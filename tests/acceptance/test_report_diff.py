@@ -84,7 +84,8 @@ def test_text_to_a_file(url: str, tmp_path: Path) -> None:
         (["--diff", "2", "2"], "two different runs"),
         (["1", "--diff", "1", "2"], "not both"),
         (["--diff", "1", "2", "--verdict", "fail"], "--verdict does not apply to --diff"),
-        (["--diff", "1", "2", "--format", "csv"], "'csv' is not one of 'text', 'json'"),
+        (["--diff", "1", "2", "--format", "csv"], "--diff is written as a table or json"),
+        (["--diff", "1", "2", "--format", "xml"], "'xml' is not one of 'table', 'text', 'csv', 'json', 'html'"),
     ],
 )
 def test_errors_exit_2_and_say_what_is_wrong(url: str, args: list[str], message: str) -> None:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from pathlib import Path
 
 from diff_runs import Person, add_people, add_run
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from scanner.cli.app import app
+from scanner.cli.common import login
 from scanner.db import open_engine, write_engine_for
 from scanner.enforce.advance import advance
 from scanner.enforce.holds import add_hold
 from scanner.enforce.queue import SqlNoticeQueue
 from scanner.policyfile import load_policy
-from scanner.tables import FINDING
+from scanner.tables import AUDIT_EVENT, FINDING
 
 runner = CliRunner()
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
@@ -87,3 +90,41 @@ def test_the_trail_holds_findings_notices_receipts_and_the_named_hold(any_url: s
     assert missing.exit_code == 2 and "ACC09999: no subscriber with that account id or number" in missing.output
     both = runner.invoke(app, ["report", "1", "--subscriber", "ACC00001", "--database", any_url])
     assert both.exit_code == 2 and "give no run" in both.output
+
+
+def test_the_trail_as_a_page_and_a_reveal_on_the_record(any_url: str, tmp_path: Path) -> None:
+    open_engine(any_url)
+    engine = write_engine_for(any_url)
+    person = Person(1)
+    add_people(engine, [person])
+    add_run(engine, 1, {1: ("fail", ["MOUTH_NOSE_OCCLUDED"])})
+    with engine.begin() as conn:
+        conn.execute(update(FINDING).values(evidence=[MASK]))
+    advance(engine, load_policy().enforcement, T0)
+    page = tmp_path / "trail.html"
+    args = ["report", "--subscriber", "ACC00001", "--format", "html", "-o", str(page), "--database", any_url]
+    assert runner.invoke(app, args).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "口鼻被遮挡（如口罩或手），无法核验。" in html and "history intact" in html
+    assert person.msisdn not in html and person.id_number not in html and "139****0001" in html
+    assert "<script" not in html and not re.search(r"""(src|href)=["']?https?:""", html)  # nothing fetched
+
+    refused = runner.invoke(app, ["report", "--subscriber", "ACC00001", "--reveal", "--database", any_url])
+    assert refused.exit_code == 2 and "--reveal needs --officer NAME and --reason TEXT" in refused.output
+    shown = runner.invoke(
+        app,
+        [
+            *("report", "--subscriber", "ACC00001", "--format", "json", "--reveal", "--officer", "Wang Li"),
+            *("--reason", "complaint 2026-88", "--database", any_url),
+        ],
+    )
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["subscriber"]["msisdn"] == person.msisdn
+    with engine.connect() as conn:
+        rows = conn.execute(select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.id)).all()
+    said = [(r.actor, r.action, r.subject) for r in rows if r.action.startswith("report_")]
+    assert said == [
+        (login(), "report_export", "subscriber:ACC00001"),
+        ("Wang Li", "report_reveal", "subscriber:ACC00001"),
+    ]
+    assert rows[-1].detail["reason"] == "complaint 2026-88"
