@@ -9,6 +9,7 @@ values; a code not in the table still reads as a general sentence, never as noth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,27 @@ def photo_kind_text(kind: str) -> MeasureText:
     """A photo kind or a pair of them (``id_portrait~live``) in words."""
     parts = [PHOTO_KINDS.get(k, MeasureText(k, k)) for k in kind.split("~")]
     return MeasureText(" 与 ".join(p.zh for p in parts), " vs ".join(p.en for p in parts))
+
+
+def _pick(text: MeasureText, lang: str) -> str:
+    return {"zh": text.zh, "en": text.en}.get(lang, f"{text.zh} {text.en}")
+
+
+def describe_evidence(item: dict[str, Any], lang: str, files: dict[str, str] | None = None) -> tuple[str, str]:
+    """A finding's evidence in words, in ``lang`` (zh, en, or both): where it was measured (the photo
+    kind, and its file from ``files`` by kind or the item's own ``photo_file``) and what was measured
+    against which threshold (or the detail, when nothing was measured)."""
+    kind = item.get("photo_kind") or ""
+    where = ""
+    if kind:
+        shown = [files[k] for k in kind.split("~") if k in files] if files else []
+        named = " ~ ".join(shown) or item.get("photo_file") or ""
+        where = _pick(photo_kind_text(kind), lang) + (f" ({named})" if named else "")
+    measured = ""
+    if item.get("measure") and item.get("value") is not None:
+        measured = f"{_pick(measure_text(item['measure']), lang)} {item['value']}"
+        if item.get("threshold") is not None:
+            measured += f" {item.get('comparison') or 'vs'} {item['threshold']}"
+    elif item.get("detail"):
+        measured = str(item["detail"])
+    return where, measured

@@ -46,32 +46,17 @@ def reason_meaning_table(totals: dict[str, Any], severity: dict[str, str], lang:
 def evidence_sentence(item: dict[str, Any], files: dict[str, str], lang: str) -> Text:
     """One reason of a finding for an officer: code and severity, what it means, what was measured on
     which photo (kind and file) against which threshold."""
-    from notices.reasons import measure_text, photo_kind_text, reason_text
+    from notices.reasons import describe_evidence, reason_text
 
     level = item.get("severity") or ""
     said = reason_text(item["code"])
-    parts = [said.zh if lang == "zh" else said.en]
-    kind = item.get("photo_kind")
-    where = ""
-    if kind:
-        named = photo_kind_text(kind)
-        shown = [files[k] for k in kind.split("~") if k in files]
-        where = (named.zh if lang == "zh" else named.en) + (f" ({' ~ '.join(shown)})" if shown else "")
-    measured = ""
-    if item.get("measure") and item.get("value") is not None:
-        label = measure_text(item["measure"])
-        measured = f"{label.zh if lang == 'zh' else label.en} {item['value']}"
-        if item.get("threshold") is not None:
-            measured += f" {item.get('comparison') or 'vs'} {item['threshold']}"
-    elif item.get("detail"):
-        measured = item["detail"]
-    tail = ": ".join(p for p in (where, measured) if p)
+    tail = ": ".join(p for p in describe_evidence(item, lang, files) if p)
     return Text.assemble(
         (item["code"], "bold"),
         " ",
         (f"[{_words(_SEVERITY_WORDS.get(level, (level, level)), lang)}]", VERDICT_STYLE.get(level, "")),
         " ",
-        plain(" ".join(parts) + (f" {tail}" if tail else "")),
+        plain((said.zh if lang == "zh" else said.en) + (f" {tail}" if tail else "")),
     )
 
 

@@ -15,9 +15,8 @@ from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from notices.reasons import reason_text
+from notices.reasons import describe_evidence, reason_text
 from scanner.report import aggregates, charts
-from scanner.report.export import evidence_detail
 from scanner.report.rows import iter_rows
 from scanner.report.runs import find_run, policy_thresholds, previous_run, run_summary
 from scanner.scan.diff import build_diff
@@ -77,7 +76,9 @@ def _listed(
                 "code": code,
                 "severity": judged.get(code) or severity.get(code, "fail"),
                 "text": reason_text(code),
-                "evidence": [evidence_detail(e) for e in row["evidence"] if e["code"] == code],
+                "evidence": [
+                    ": ".join(p for p in describe_evidence(e, "zh") if p) for e in row["evidence"] if e["code"] == code
+                ],
             }
             for code in row["reasons"]
         ]

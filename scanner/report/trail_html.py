@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO, Any
 
-from notices.reasons import measure_text, photo_kind_text, reason_text
+from notices.reasons import describe_evidence, reason_text
 from scanner.report.html import DEFAULT_ZONE, environment, local_time
 
 
@@ -14,18 +14,7 @@ def _local(iso: str | None, zone: str) -> str:
 
 
 def _evidence(item: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
-    kind = item.get("photo_kind") or ""
-    named = photo_kind_text(kind) if kind else None
-    shown = [files[k] for k in kind.split("~") if k in files]
-    where = f"{named.zh} {named.en}" + (f" ({' ~ '.join(shown)})" if shown else "") if named else ""
-    measured = ""
-    if item.get("measure") and item.get("value") is not None:
-        label = measure_text(item["measure"])
-        measured = f"{label.zh} / {label.en} {item['value']}"
-        if item.get("threshold") is not None:
-            measured += f" {item.get('comparison') or 'vs'} {item['threshold']}"
-    elif item.get("detail"):
-        measured = str(item["detail"])
+    where, measured = describe_evidence(item, "both", files)
     return {**item, "text": reason_text(item["code"]), "where": where, "measured": measured}
 
 
