@@ -112,8 +112,9 @@ def _log_rows(conn: Connection, page: int) -> Iterator[Row[Any]]:
         after = (rows[-1].seq, rows[-1].id)
 
 
-def own_digest(row: Row[Any]) -> str:
-    detail_json = canonical_detail(orjson.loads(row.detail))
+def own_digest(row: Row[Any], detail: Any = None) -> str:
+    """The digest the row's content gives (``detail``: its detail already parsed)."""
+    detail_json = canonical_detail(orjson.loads(row.detail) if detail is None else detail)
     body = content(row.seq, at_text(row.at), row.actor, row.action, row.subject, row.subscriber_id, detail_json)
     return digest(row.prev_digest, body)
 
@@ -146,22 +147,35 @@ def _classify(conn: Connection, row: Row[Any], own_ok: bool, prev: tuple[int, st
     return Break(row.seq, "deleted", "it links to a row no longer in the log (rows deleted and the rest renumbered)")
 
 
-def verify_log(conn: Connection, result: Verification, page: int = PAGE) -> dict[int, str]:
-    """Walk the chain into ``result``; returns the findings digest recorded for each finished run."""
-    runs: dict[int, str] = {}
+@dataclass
+class Recorded:
+    """What the log says about other tables: each finished run's findings digest, and each case's
+    last history line (its number and digest)."""
+
+    runs: dict[int, str] = field(default_factory=dict)
+    cases: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+
+def verify_log(conn: Connection, result: Verification, page: int = PAGE) -> Recorded:
+    """Walk the chain into ``result``; returns what the intact part of the log recorded."""
+    recorded = Recorded()
     prev, before = (0, GENESIS), (0, GENESIS)
     for row in _log_rows(conn, page):
         result.rows += 1
-        own_ok = own_digest(row) == row.digest
+        detail = orjson.loads(row.detail)
+        own_ok = own_digest(row, detail) == row.digest
         if not (own_ok and row.prev_digest == prev[1] and row.seq == prev[0] + 1):
             result.log_break = _classify(conn, row, own_ok, prev, before)
+            if result.log_break.seq <= prev[0]:  # the row before this one is the culprit
+                prev = before
             break
         if row.action == "run.finish":
-            detail = orjson.loads(row.detail)
-            runs[int(detail["run"])] = str(detail["findings_digest"])
+            recorded.runs[int(detail["run"])] = str(detail["findings_digest"])
+        elif row.action.startswith("case.") and "transition_digest" in detail:
+            recorded.cases[int(detail["case"])] = (int(detail["line"]), str(detail["transition_digest"]))
         before, prev = prev, (row.seq, row.digest)
     result.head_seq, result.head_digest = prev
-    return runs
+    return recorded
 
 
 def check_anchor(conn: Connection, result: Verification, seq: int, expected: str) -> None:
@@ -253,10 +267,26 @@ _CASE_COLUMNS = [
 ]
 
 
-def verify_cases(conn: Connection, result: Verification, page: int = PAGE, limit: int = 20) -> None:
-    """Every case's history chain, read in (case, seq) order a page at a time."""
+def verify_cases(
+    conn: Connection, result: Verification, recorded: dict[int, tuple[int, str]], page: int = PAGE, limit: int = 20
+) -> None:
+    """Every case's history chain, read in (case, seq) order a page at a time; a case whose last line
+    is not the one the audit log recorded last for it (lines removed from the end) is broken too."""
     after: tuple[int, int] | None = None
     case_id, previous, lines, broken = None, GENESIS, 0, False
+    unseen = set(recorded)
+
+    def end_of_case() -> None:
+        if case_id is None:
+            return
+        unseen.discard(case_id)
+        if not broken and case_id in recorded and recorded[case_id] != (lines, previous):
+            _broken(case_id)
+
+    def _broken(which: int) -> None:
+        if len(result.broken_cases) < limit:
+            result.broken_cases.append(int(which))
+
     while True:
         query = select(*_CASE_COLUMNS).order_by(CASE_TRANSITION.c.case_id, CASE_TRANSITION.c.seq).limit(page)
         if after is not None:
@@ -264,6 +294,7 @@ def verify_cases(conn: Connection, result: Verification, page: int = PAGE, limit
         rows = conn.execute(query).all()
         for row in rows:
             if row.case_id != case_id:
+                end_of_case()
                 case_id, previous, lines, broken = row.case_id, GENESIS, 0, False
                 result.cases_checked += 1
             lines += 1
@@ -271,23 +302,26 @@ def verify_cases(conn: Connection, result: Verification, page: int = PAGE, limit
                 continue
             if row.seq != lines or row.digest != line_digest(previous, row):
                 broken = True
-                if len(result.broken_cases) < limit:
-                    result.broken_cases.append(int(row.case_id))
+                _broken(row.case_id)
             previous = row.digest
         if len(rows) < page:
-            return
+            break
         after = (rows[-1].case_id, rows[-1].seq)
+    end_of_case()
+    for missing in sorted(unseen):  # every line of the case is gone
+        result.cases_checked += 1
+        _broken(missing)
 
 
 def verify(conn: Connection, anchor: tuple[int, str] | None = None, page: int = PAGE) -> Verification:
     result = Verification()
-    runs = verify_log(conn, result, page)
-    for run_id, recorded in sorted(runs.items()):
+    recorded = verify_log(conn, result, page)
+    for run_id, run_digest_recorded in sorted(recorded.runs.items()):
         result.runs_checked += 1
-        problem = verify_run(conn, run_id, recorded, page)
+        problem = verify_run(conn, run_id, run_digest_recorded, page)
         if problem is not None:
             result.run_problems.append(problem)
-    verify_cases(conn, result, page)
+    verify_cases(conn, result, recorded.cases, page)
     if anchor is not None:
         check_anchor(conn, result, *anchor)
     return result
