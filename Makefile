@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-audit clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -62,6 +62,9 @@ bench-cases: setup
 
 bench-cli: setup
 	$(VENV)/bin/python bench/cli_latency.py
+
+bench-audit: setup
+	$(VENV)/bin/python bench/audit_verify.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db
