@@ -34,7 +34,7 @@ from notices.holds import Hold, holding
 from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, Recipient
 from notices.settings import Enforcement
-from scanner.audit.log import record
+from scanner.audit.log import Entry, append, record
 from scanner.enforce.cases import (
     OPEN_STATES,
     append_histories,
@@ -123,6 +123,7 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     FINDING.c.reasons,
                     FINDING.c.evidence,
                     CASE.c.id.label("case_id"),
+                    CASE.c.reasons.label("case_reasons"),
                 )
                 .select_from(FINDING.outerjoin(CASE, CASE.c.active_subscriber_id == FINDING.c.subscriber_id))
                 .where(FINDING.c.run_id == run.id, FINDING.c.subscriber_id > last)
@@ -139,6 +140,7 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                 break
             last = rows[-1].subscriber_id
             to_open = []
+            entries: list[Entry] = []
             for row in rows:
                 if row.verdict == "fail" and row.case_id is None and row.subscriber_id not in closed_since:
                     to_open.append((row.id, row.subscriber_id, failing_reasons(row)))
@@ -156,7 +158,14 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     summary.cancelled += cancel_pending(conn, row.case_id, now, "the case was resolved", ACTOR)
                     resolved_n += 1
                 elif row.verdict == "fail" and row.case_id is not None:
-                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=failing_reasons(row)))
+                    reasons = failing_reasons(row)
+                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=reasons))
+                    if list(row.case_reasons or []) != reasons:
+                        changed = {"case": row.case_id, "finding": row.id, "reasons": reasons}
+                        entries.append(
+                            Entry(now, ACTOR, "case.reasons", f"case {row.case_id}", row.subscriber_id, changed)
+                        )
+            append(conn, entries)
             _open_cases(conn, to_open, run.id, now)
             opened_n += len(to_open)
     summary.run_applied, summary.opened, summary.resolved = run.id, opened_n, resolved_n

@@ -266,3 +266,20 @@ def test_appends_from_two_connections_keep_one_chain(any_url: str) -> None:
     assert errors == []
     result = _verify(engine)
     assert result.intact and result.head_seq == head + 45
+
+
+def test_a_second_run_records_changed_reasons_resolutions_and_cancellations(any_url: str) -> None:
+    engine, head = _small_log(any_url)
+    findings = {1: ("fail", ["EYES_OCCLUDED"]), 2: ("fail", ["BLURRY"]), 3: ("pass", []), 4: ("fail", ["BLURRY"])}
+    add_run(engine, 2, findings)
+    advance(engine, load_policy().enforcement, T0 + dt.timedelta(hours=1))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AUDIT_EVENT.c.action, AUDIT_EVENT.c.subscriber_id).where(AUDIT_EVENT.c.seq > head)
+        ).all()
+        cancelled = conn.execute(select(NOTICE.c.subscriber_id).where(NOTICE.c.status == "cancelled")).scalars().all()
+    assert ("case.reasons", 1) in rows and not any(a == "case.reasons" and s != 1 for a, s in rows)
+    assert ("case.resolve", 3) in rows
+    assert sorted(s for a, s in rows if a == "notice.cancel") == sorted(cancelled)
+    assert ("cases.sync", None) in rows
+    assert _verify(engine).intact
