@@ -70,12 +70,15 @@ def append(conn: Connection, entries: Sequence[Entry]) -> int:
     lock_head(conn)
     seq, prev = head(conn)
     rows = []
+    last_at, stamp = None, ""
     for entry in entries:
         seq += 1
-        at = entry.at.astimezone(dt.UTC)
+        if entry.at is not last_at:  # a batch's entries mostly share one time
+            last_at, at = entry.at, entry.at.astimezone(dt.UTC)
+            stamp = at_text(at)
         actor, action, subject = entry.actor[:200], entry.action[:40], entry.subject[:200]
         detail_json = canonical_detail(_masked(entry.detail))
-        row_digest = digest(prev, content(seq, at_text(at), actor, action, subject, entry.subscriber_id, detail_json))
+        row_digest = digest(prev, content(seq, stamp, actor, action, subject, entry.subscriber_id, detail_json))
         rows.append(
             {
                 "seq": seq,

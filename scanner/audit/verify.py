@@ -112,10 +112,12 @@ def _log_rows(conn: Connection, page: int) -> Iterator[Row[Any]]:
         after = (rows[-1].seq, rows[-1].id)
 
 
-def own_digest(row: Row[Any], detail: Any = None) -> str:
-    """The digest the row's content gives (``detail``: its detail already parsed)."""
+def own_digest(row: Row[Any], detail: Any = None, stamp: str | None = None) -> str:
+    """The digest the row's content gives (``detail``: its detail already parsed; ``stamp``: its time
+    as text)."""
     detail_json = canonical_detail(orjson.loads(row.detail) if detail is None else detail)
-    body = content(row.seq, at_text(row.at), row.actor, row.action, row.subject, row.subscriber_id, detail_json)
+    stamp = stamp or at_text(row.at)
+    body = content(row.seq, stamp, row.actor, row.action, row.subject, row.subscriber_id, detail_json)
     return digest(row.prev_digest, body)
 
 
@@ -160,10 +162,13 @@ def verify_log(conn: Connection, result: Verification, page: int = PAGE) -> Reco
     """Walk the chain into ``result``; returns what the intact part of the log recorded."""
     recorded = Recorded()
     prev, before = (0, GENESIS), (0, GENESIS)
+    last_at, stamp = None, ""
     for row in _log_rows(conn, page):
         result.rows += 1
         detail = orjson.loads(row.detail)
-        own_ok = own_digest(row, detail) == row.digest
+        if row.at != last_at:  # rows appended together share their time
+            last_at, stamp = row.at, at_text(row.at)
+        own_ok = own_digest(row, detail, stamp) == row.digest
         if not (own_ok and row.prev_digest == prev[1] and row.seq == prev[0] + 1):
             result.log_break = _classify(conn, row, own_ok, prev, before)
             if result.log_break.seq <= prev[0]:  # the row before this one is the culprit
