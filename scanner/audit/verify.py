@@ -20,6 +20,7 @@ elsewhere, e.g. the head printed in an earlier report) catches it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class Verification:
     broken_cases: list[int] = field(default_factory=list)
     anchor: tuple[int, str] | None = None
     anchor_problem: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # each part's time: log, runs, cases
 
     @property
     def intact(self) -> bool:
@@ -81,6 +83,7 @@ class Verification:
             "cases_broken": self.broken_cases,
             "anchor": None if self.anchor is None else {"seq": self.anchor[0], "digest": self.anchor[1]},
             "anchor_problem": self.anchor_problem,
+            "seconds": self.seconds,
         }
 
 
@@ -320,13 +323,19 @@ def verify_cases(
 
 def verify(conn: Connection, anchor: tuple[int, str] | None = None, page: int = PAGE) -> Verification:
     result = Verification()
+    started = time.perf_counter()
     recorded = verify_log(conn, result, page)
+    result.seconds["log"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
     for run_id, run_digest_recorded in sorted(recorded.runs.items()):
         result.runs_checked += 1
         problem = verify_run(conn, run_id, run_digest_recorded, page)
         if problem is not None:
             result.run_problems.append(problem)
+    result.seconds["runs"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
     verify_cases(conn, result, recorded.cases, page)
+    result.seconds["cases"] = round(time.perf_counter() - started, 2)
     if anchor is not None:
         check_anchor(conn, result, *anchor)
     return result

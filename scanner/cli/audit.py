@@ -67,6 +67,7 @@ def _print_verification(result: object) -> None:
         lines.append(f"case histories BROKEN: {', '.join(map(str, result.broken_cases))}")
     if result.anchor is not None:
         lines.append(f"anchor seq {result.anchor[0]}: {result.anchor_problem or 'matches'}")
+    lines.append("seconds: " + ", ".join(f"{part} {s:.1f}" for part, s in result.seconds.items()))
     lines.append("intact" if result.intact else "NOT intact")
     typer.echo("\n".join(lines))
 
