@@ -133,19 +133,25 @@ def _subscribers_of(conn: Connection, case_ids: list[int]) -> dict[int, int]:
 
 
 def line_digest(previous: str, row: Row[Any]) -> str:
-    """The digest a ``case_transition`` row should have, given the digest of the line before it."""
-    record = TransitionRecord(
-        CaseState(row.from_state),
-        CaseState(row.to_state),
-        CaseEvent(row.event),
-        row.at,
-        row.actor,
-        row.why,
-        row.stage,
-        row.finding_id,
-        row.receipt,
-    )
-    return _digest(previous, row.case_id, row.seq, record, notice=row.notice_id, hold=row.hold_id)
+    """The digest a ``case_transition`` row should have, given the digest of the line before it: the
+    same body as ``_digest`` makes, read straight from the row's columns (``audit verify`` checks every
+    line of every case)."""
+    body = {
+        "case": row.case_id,
+        "seq": row.seq,
+        "from": row.from_state,
+        "to": row.to_state,
+        "event": row.event,
+        "stage": row.stage,
+        "at": row.at.astimezone(dt.UTC).isoformat(),
+        "actor": row.actor,
+        "why": row.why,
+        "finding": row.finding_id,
+        "receipt": row.receipt,
+        "notice": row.notice_id,
+        "hold": row.hold_id,
+    }
+    return hashlib.sha256(previous.encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def verify_history(conn: Connection, case_id: int) -> tuple[bool, int]:
