@@ -283,3 +283,30 @@ def test_a_second_run_records_changed_reasons_resolutions_and_cancellations(any_
     assert sorted(s for a, s in rows if a == "notice.cancel") == sorted(cancelled)
     assert ("cases.sync", None) in rows
     assert _verify(engine).intact
+
+
+def test_the_migration_chains_the_rows_written_before_it(any_url: str) -> None:
+    db.upgrade(any_url, "0005")
+    engine = db.engine_for(any_url)
+    at = "2026-12-01 02:00:00.000000" if engine.dialect.name == "sqlite" else "2026-12-01 02:00:00+00"
+    as_json = "CAST(:d AS json)" if engine.dialect.name == "postgresql" else ":d"
+    with engine.begin() as conn:
+        for i, detail in enumerate(['{"scope": "all", "reason": "lockdown"}', '{"b": 1, "a": [2, 3]}', "{}"]):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_event (at, actor, action, subject, detail) "
+                    f"VALUES (:at, 'Wang Li', 'hold.add', :s, {as_json})"
+                ),
+                {"at": at, "s": f"hold {i}", "d": detail},
+            )
+    db.upgrade(any_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.subject).order_by(AUDIT_EVENT.c.seq)).all()
+    assert [tuple(r) for r in rows] == [(1, "hold 0"), (2, "hold 1"), (3, "hold 2")]
+    result = _verify(engine)
+    assert result.intact and result.rows == 3
+    with engine.begin() as conn, pytest.raises(DBAPIError, match="append-only"), conn.begin_nested():
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 1"))
+    db.downgrade(any_url, "0005")
+    with engine.begin() as conn:  # the triggers went with the migration
+        conn.execute(text("DELETE FROM audit_event"))
