@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -66,6 +66,9 @@ bench-cli: setup
 # About 25 minutes: generating the million-subscriber base takes most of it.
 bench-report: setup
 	$(VENV)/bin/python bench/report_scale.py --sizes 100000 1000000
+
+bench-audit: setup
+	$(VENV)/bin/python bench/audit_verify.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

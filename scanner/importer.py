@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from scanner.audit.log import record
 from scanner.models import Photo, Subscriber
 from scanner.photoroots import PhotoRefError, PhotoRoots
 from scanner.records import COLUMNS, REQUIRED_COLUMNS, RowError, SubscriberRecord, validate_row
@@ -250,7 +252,10 @@ def import_file(
         roots = PhotoRoots.of(photo_roots or [str(base_dir)], base_dir)
     except PhotoRefError as exc:
         raise ImportFileError(str(exc)) from None
-    text, read_as = decode_text(_read(file), file, encoding)
+    raw_bytes = _read(file)
+    file_sha256 = hashlib.sha256(raw_bytes).hexdigest()
+    text, read_as = decode_text(raw_bytes, file, encoding)
+    del raw_bytes
     report = ImportReport(file=str(file), encoding=read_as, photo_roots=roots.describe())
     good: list[SubscriberRecord] = []
     seen: dict[str, int] = {}
@@ -288,6 +293,20 @@ def import_file(
     with Session(engine) as session:
         for start in range(0, len(good), BATCH):
             _upsert_batch(session, good[start : start + BATCH], str(file.resolve()), report)
+        record(
+            session.connection(),
+            utcnow(),
+            "import",
+            "import",
+            f"file {file.name}",
+            file=file.name,
+            sha256=file_sha256,
+            rows=report.rows,
+            inserted=report.inserted,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=len(report.rejected),
+        )
         session.commit()
     report.committed = True
     return report

@@ -88,6 +88,8 @@ class ScanShard(SQLModel, table=True):
     reasons: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     seconds: float
     finished_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # sha256 over the shard's findings as written (``scanner.audit.rundigest``); NULL before 0006.
+    findings_digest: str | None = Field(default=None, max_length=64)
 
 
 class Measurement(SQLModel, table=True):
@@ -243,16 +245,21 @@ class HoldRow(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Officers' and systems' actions outside a case's own history (holds, exports, sweeps)."""
+    """One row of the audit log every state change appends to (``scanner.audit``). The rows form one
+    hash chain: each holds the previous row's digest and its own, sha256 of that and of its content."""
 
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True, index=True)  # 1, 2, 3, ... without gaps
     at: dt.datetime = Field(default_factory=utcnow, index=True, sa_type=UtcDateTime)
     actor: str = Field(max_length=200)
     action: str = Field(max_length=40)
     subject: str = Field(max_length=200)
+    subscriber_id: int | None = Field(default=None, index=True)  # whom it concerns, when one subscriber
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_digest: str = Field(max_length=64)
+    digest: str = Field(max_length=64)
 
 
 class CaseSync(SQLModel, table=True):

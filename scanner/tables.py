@@ -101,6 +101,7 @@ SCAN_SHARD = Table(
     Column("reasons", JSON(), nullable=False),
     Column("seconds", Float(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=False, default=utcnow),
+    Column("findings_digest", String(64)),
     Index("ix_scan_shard_run_id", "run_id"),
     UniqueConstraint("run_id", "shard_no", name="uq_scan_shard_run_no"),
 )
@@ -239,12 +240,18 @@ AUDIT_EVENT = Table(
     "audit_event",
     METADATA,
     Column("id", Integer(), primary_key=True),
+    Column("seq", Integer(), nullable=False),
     Column("at", UtcDateTime(), nullable=False, default=utcnow),
     Column("actor", String(200), nullable=False),
     Column("action", String(40), nullable=False),
     Column("subject", String(200), nullable=False),
+    Column("subscriber_id", Integer()),
     Column("detail", JSON(), nullable=False),
+    Column("prev_digest", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
     Index("ix_audit_event_at", "at"),
+    Index("ix_audit_event_seq", "seq", unique=True),
+    Index("ix_audit_event_subscriber_id", "subscriber_id"),
 )
 
 CASE_SYNC = Table(

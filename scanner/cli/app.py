@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli import admin, enforce, holds, notices, quick, report, scan, suspensions
+from scanner.cli import admin, audit, enforce, holds, notices, quick, report, scan, suspensions
 
 app = typer.Typer(
     name="realname",
     help="Rescan a subscriber base for real-name compliance (import, rescan, report) and enforce it humanely "
-    "(cases, notices, holds, suspensions).",
+    "(cases, notices, holds, suspensions), with a tamper-evident audit trail.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals hold full numbers; tracebacks never show them
@@ -35,6 +35,7 @@ app.add_typer(holds.holds_app, name="holds")
 app.add_typer(notices.notices_app, name="notices")
 app.add_typer(suspensions.suspensions_app, name="suspensions")
 app.command("remediate")(enforce.remediate_command)
+app.add_typer(audit.audit_app, name="audit")
 
 
 @app.callback()

@@ -12,6 +12,7 @@ from scanner.cli.console import plain
 from scanner.cli.console_cases import _local, case_renderables
 from scanner.cli.console_report import evidence_sentence
 from scanner.cli.console_scan import VERDICT_STYLE
+from scanner.report.trail import detail_text
 
 
 def trail_renderables(trail: dict[str, Any], lang: str) -> Iterator[Any]:
@@ -71,3 +72,17 @@ def trail_renderables(trail: dict[str, Any], lang: str) -> Iterator[Any]:
             "remediations": trail["remediations"],
         }
     )
+    if trail["audit"]:
+        log = Table(title="Audit log rows about this subscriber", title_justify="left", show_edge=False)
+        for column in ("seq", "at", "by", "action", "subject", "detail"):
+            log.add_column(column, overflow="fold")
+        for row in trail["audit"]:
+            log.add_row(
+                str(row["seq"]),
+                _local(row["at"]),
+                plain(row["actor"]),
+                row["action"],
+                plain(row["subject"]),
+                plain(detail_text(row["detail"])),
+            )
+        yield log

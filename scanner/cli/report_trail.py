@@ -39,12 +39,12 @@ def trail_report(
         raise fail(str(exc)) from None
     about = f"subscriber:{trail['subscriber']['account_id']}"
     writer = write_engine_for(database_url(database))
+    sid = trail["subscriber_id"]
     if reveal_by is not None:
-        record(
-            writer, actor, REVEAL, about, format=fmt, output=str(output) if output else "stdout", reason=reveal_by[1]
-        )
+        where = str(output) if output else "stdout"
+        record(writer, actor, REVEAL, about, subscriber_id=sid, format=fmt, output=where, reason=reveal_by[1])
     if output is not None:
-        record(writer, actor, EXPORT, about, format=fmt, output=str(output))
+        record(writer, actor, EXPORT, about, subscriber_id=sid, format=fmt, output=str(output))
     with output_stream(output) as fh:
         if fmt == "json":
             write_json(trail, fh)

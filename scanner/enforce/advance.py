@@ -34,6 +34,7 @@ from notices.holds import Hold, covering, holding
 from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, Recipient
 from notices.settings import Enforcement
+from scanner.audit.log import Entry, append, record
 from scanner.enforce.cases import (
     OPEN_STATES,
     append_histories,
@@ -73,6 +74,9 @@ class AdvanceSummary:
             "stuck": self.stuck,
             "swept": self.swept,
         }
+
+
+ACTOR = "cases advance"
 
 
 def advance(engine: Engine, rules: Enforcement, now: dt.datetime) -> AdvanceSummary:
@@ -119,6 +123,7 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                     FINDING.c.reasons,
                     FINDING.c.evidence,
                     CASE.c.id.label("case_id"),
+                    CASE.c.reasons.label("case_reasons"),
                 )
                 .select_from(FINDING.outerjoin(CASE, CASE.c.active_subscriber_id == FINDING.c.subscriber_id))
                 .where(FINDING.c.run_id == run.id, FINDING.c.subscriber_id > last)
@@ -129,9 +134,13 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                 conn.execute(
                     insert(CASE_SYNC).values(run_id=run.id, applied_at=now, opened=opened_n, resolved=resolved_n)
                 )
+                record(
+                    conn, now, ACTOR, "cases.sync", f"run {run.id}", run=run.id, opened=opened_n, resolved=resolved_n
+                )
                 break
             last = rows[-1].subscriber_id
             to_open = []
+            entries: list[Entry] = []
             for row in rows:
                 if row.verdict == "fail" and row.case_id is None and row.subscriber_id not in closed_since:
                     to_open.append((row.id, row.subscriber_id, failing_reasons(row)))
@@ -146,10 +155,17 @@ def apply_findings(engine: Engine, now: dt.datetime, summary: AdvanceSummary) ->
                         why="the subscriber's photos and ID now pass",
                         finding_id=row.id,
                     )
-                    summary.cancelled += cancel_pending(conn, row.case_id, now, "the case was resolved")
+                    summary.cancelled += cancel_pending(conn, row.case_id, now, "the case was resolved", ACTOR)
                     resolved_n += 1
                 elif row.verdict == "fail" and row.case_id is not None:
-                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=failing_reasons(row)))
+                    reasons = failing_reasons(row)
+                    conn.execute(update(CASE).where(CASE.c.id == row.case_id).values(reasons=reasons))
+                    if list(row.case_reasons or []) != reasons:
+                        changed = {"case": row.case_id, "finding": row.id, "reasons": reasons}
+                        entries.append(
+                            Entry(now, ACTOR, "case.reasons", f"case {row.case_id}", row.subscriber_id, changed)
+                        )
+            append(conn, entries)
             _open_cases(conn, to_open, run.id, now)
             opened_n += len(to_open)
     summary.run_applied, summary.opened, summary.resolved = run.id, opened_n, resolved_n
@@ -308,16 +324,16 @@ def _write_page(
         return
     held = [case.id for case, result, _ in changes if result.cancel_pending]
     if held:
-        summary.cancelled += cancel_pending(conn, held, now, "a hold covers the case")
+        summary.cancelled += cancel_pending(conn, held, now, "a hold covers the case", ACTOR)
     needless = [notice_id for _, result, _ in changes for notice_id in result.cancel_notices]
     if needless:
-        summary.cancelled += cancel_notices(conn, needless, now, "its slot was delivered meanwhile")
+        summary.cancelled += cancel_notices(conn, needless, now, "its slot was delivered meanwhile", ACTOR)
     drafts = [
         send.draft(case.id, _recipient(subs[case.subscriber_id]), list(case.reasons), rules)
         for case, result, _ in changes
         for send in result.send
     ]
-    summary.queued += enqueue(conn, drafts, now)
+    summary.queued += enqueue(conn, drafts, now, ACTOR)
     save_statuses(conn, [(case, result.status, fields) for case, result, fields in changes], now)
     append_histories(conn, {case.id: result.records for case, result, _ in changes})
     for _, result, _ in changes:

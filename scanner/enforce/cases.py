@@ -1,6 +1,6 @@
 """Cases on the database: their append-only history, hash-chained, and the small
 writes every enforcement command shares (apply an event, cancel pending notices,
-record an audit event).
+record an audit event). Every history line also appends a row to the audit log.
 
 Each history line stores the sha256 of the line before it and of its own
 content, so a line edited or removed afterwards breaks the chain that
@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection, Row
 
 from notices.cases import CaseEvent, CaseState, CaseStatus, TransitionRecord, apply
 from notices.queue import NoticeStatus
-from scanner.tables import AUDIT_EVENT, CASE, CASE_TRANSITION, NOTICE
+from scanner.audit.log import Entry, append
+from scanner.tables import CASE, CASE_TRANSITION, NOTICE
 
 GENESIS = "0" * 64
 OPEN_STATES = tuple(s.value for s in CaseState if s not in (CaseState.RESOLVED, CaseState.EXEMPTED))
@@ -72,12 +73,15 @@ def _last_lines(conn: Connection, case_ids: list[int]) -> dict[int, tuple[int, s
 
 
 def append_histories(conn: Connection, records_by_case: dict[int, list[TransitionRecord]]) -> None:
-    """Append history lines to many cases in two statements, each line chained to the one before it."""
+    """Append history lines to many cases in two statements, each line chained to the one before it,
+    and one audit row per line (the case, the event and the line's digest)."""
     records_by_case = {case_id: records for case_id, records in records_by_case.items() if records}
     if not records_by_case:
         return
     last = _last_lines(conn, list(records_by_case))
+    subscribers = _subscribers_of(conn, list(records_by_case))
     rows = []
+    entries = []
     for case_id, records in records_by_case.items():
         seq, previous = last.get(case_id, (0, GENESIS))
         for record in records:
@@ -101,7 +105,53 @@ def append_histories(conn: Connection, records_by_case: dict[int, list[Transitio
                     "digest": previous,
                 }
             )
+            entries.append(
+                Entry(
+                    record.at,
+                    record.actor,
+                    f"case.{record.event.value}",
+                    f"case {case_id}",
+                    subscribers.get(case_id),
+                    {
+                        "case": case_id,
+                        "line": seq,
+                        "event": record.event.value,
+                        "from": record.from_state.value,
+                        "to": record.to_state.value,
+                        "stage": record.stage,
+                        "transition_digest": previous,
+                    },
+                )
+            )
     conn.execute(insert(CASE_TRANSITION), rows)
+    append(conn, entries)
+
+
+def _subscribers_of(conn: Connection, case_ids: list[int]) -> dict[int, int]:
+    rows = conn.execute(select(CASE.c.id, CASE.c.subscriber_id).where(CASE.c.id.in_(case_ids)))
+    return {row.id: row.subscriber_id for row in rows}
+
+
+def line_digest(previous: str, row: Row[Any]) -> str:
+    """The digest a ``case_transition`` row should have, given the digest of the line before it: the
+    same body as ``_digest`` makes, read straight from the row's columns (``audit verify`` checks every
+    line of every case)."""
+    body = {
+        "case": row.case_id,
+        "seq": row.seq,
+        "from": row.from_state,
+        "to": row.to_state,
+        "event": row.event,
+        "stage": row.stage,
+        "at": row.at.astimezone(dt.UTC).isoformat(),
+        "actor": row.actor,
+        "why": row.why,
+        "finding": row.finding_id,
+        "receipt": row.receipt,
+        "notice": row.notice_id,
+        "hold": row.hold_id,
+    }
+    return hashlib.sha256(previous.encode() + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def verify_history(conn: Connection, case_id: int) -> tuple[bool, int]:
@@ -111,19 +161,7 @@ def verify_history(conn: Connection, case_id: int) -> tuple[bool, int]:
         select(CASE_TRANSITION).where(CASE_TRANSITION.c.case_id == case_id).order_by(CASE_TRANSITION.c.seq)
     ):
         lines += 1
-        record = TransitionRecord(
-            CaseState(row.from_state),
-            CaseState(row.to_state),
-            CaseEvent(row.event),
-            row.at,
-            row.actor,
-            row.why,
-            row.stage,
-            row.finding_id,
-            row.receipt,
-        )
-        expected = _digest(previous, case_id, row.seq, record, notice=row.notice_id, hold=row.hold_id)
-        if row.seq != lines or row.digest != expected:
+        if row.seq != lines or row.digest != line_digest(previous, row):
             return False, lines
         previous = row.digest
     return True, lines
@@ -194,30 +232,56 @@ def apply_event(
     return status
 
 
-def cancel_pending(conn: Connection, case_id: int | list[int], now: dt.datetime, why: str) -> int:
+def cancel_pending(
+    conn: Connection, case_id: int | list[int], now: dt.datetime, why: str, actor: str = "system"
+) -> int:
     """Cancel the cases' notices not yet handed to a gateway (queued, or claimed and not acknowledged)."""
-    return _cancel(conn, NOTICE.c.case_id.in_(case_id if isinstance(case_id, list) else [case_id]), now, why)
+    which = NOTICE.c.case_id.in_(case_id if isinstance(case_id, list) else [case_id])
+    return _cancel(conn, which, now, why, actor)
 
 
-def cancel_notices(conn: Connection, notice_ids: list[int], now: dt.datetime, why: str) -> int:
+def cancel_notices(conn: Connection, notice_ids: list[int], now: dt.datetime, why: str, actor: str = "system") -> int:
     """Cancel these notices if they have not been handed to a gateway yet."""
-    return _cancel(conn, NOTICE.c.id.in_(notice_ids), now, why)
+    return _cancel(conn, NOTICE.c.id.in_(notice_ids), now, why, actor)
 
 
-def _cancel(conn: Connection, which: Any, now: dt.datetime, why: str) -> int:
+def _cancel(conn: Connection, which: Any, now: dt.datetime, why: str, actor: str) -> int:
     pending = NOTICE.c.status.in_([NoticeStatus.QUEUED.value, NoticeStatus.CLAIMED.value])
-    result = conn.execute(
+    cancelled = conn.execute(
         update(NOTICE)
         .where(which, pending)
         .values(status=NoticeStatus.CANCELLED.value, final_at=now, error=why[:2000], lease_expires_at=None)
+        .returning(NOTICE.c.id, NOTICE.c.case_id, NOTICE.c.subscriber_id)
+    ).all()
+    append(
+        conn,
+        [
+            Entry(
+                now,
+                actor,
+                "notice.cancel",
+                f"notice {r.id}",
+                r.subscriber_id,
+                {"notice": r.id, "case": r.case_id, "why": why},
+            )
+            for r in sorted(cancelled, key=lambda r: r.id)
+        ],
     )
-    return int(result.rowcount or 0)
+    return len(cancelled)
 
 
-def audit(conn: Connection, now: dt.datetime, actor: str, action: str, subject: str, **detail: Any) -> None:
-    conn.execute(
-        insert(AUDIT_EVENT).values(at=now, actor=actor[:200], action=action, subject=subject[:200], detail=detail)
-    )
+def audit(
+    conn: Connection,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    *,
+    subscriber_id: int | None = None,
+    **detail: Any,
+) -> None:
+    """Append one row to the audit log (``scanner.audit.log``): an officer's or a system's action."""
+    append(conn, [Entry(now, actor, action, subject, subscriber_id, detail)])
 
 
 def active_case(conn: Connection, subscriber_id: int, lock: bool = False) -> Row[Any] | None:

@@ -39,12 +39,13 @@ from notices.queue import (
     receipt_effect,
     require_gateway_id,
 )
+from scanner.audit.log import Entry, append
 from scanner.tables import NOTICE, SUBSCRIBER
 from scanner.utctime import utcnow
 
 
-def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -> int:
-    """Insert the drafts whose dedup key is new; returns how many were inserted."""
+def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime, actor: str = "system") -> int:
+    """Insert the drafts whose dedup key is new (one audit row each); returns how many were inserted."""
     if not drafts:
         return 0
     # Each dialect's INSERT ... ON CONFLICT, loaded here: the queue commands never enqueue.
@@ -52,8 +53,35 @@ def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime) -
 
     rows = [{**d.__dict__, "status": NoticeStatus.QUEUED.value, "attempts": 0, "created_at": now} for d in drafts]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(NOTICE.c.id)
-    return len(conn.execute(stmt, rows).all())
+    c = NOTICE.c
+    stmt = (
+        dialect.insert(NOTICE)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(c.id, c.case_id, c.subscriber_id, c.stage, c.channel, c.template, c.not_before)
+    )
+    inserted = sorted(conn.execute(stmt, rows).all(), key=lambda r: r.id)
+    append(
+        conn,
+        [
+            Entry(
+                now,
+                actor,
+                "notice.queue",
+                f"notice {r.id}",
+                r.subscriber_id,
+                {
+                    "notice": r.id,
+                    "case": r.case_id,
+                    "stage": r.stage,
+                    "channel": r.channel,
+                    "template": r.template,
+                    "not_before": r.not_before.isoformat(),
+                },
+            )
+            for r in inserted
+        ],
+    )
+    return len(inserted)
 
 
 class SqlNoticeQueue:
@@ -109,10 +137,25 @@ class SqlNoticeQueue:
                 lease_expires_at=now + lease,
                 attempts=c.attempts + 1,
             )
-            .returning(c.id, c.msisdn, c.channel, c.template, c.params, c.text, c.segments, c.attempts)
+            .returning(c.id, c.msisdn, c.channel, c.template, c.params, c.text, c.segments, c.attempts, c.subscriber_id)
         )
         with self.engine.begin() as conn:
-            rows = conn.execute(stmt).all()
+            rows = sorted(conn.execute(stmt).all(), key=lambda r: r.id)
+            expires = (now + lease).isoformat()
+            append(
+                conn,
+                [
+                    Entry(
+                        now,
+                        consumer,
+                        "notice.claim",
+                        f"notice {r.id}",
+                        r.subscriber_id,
+                        {"notice": r.id, "attempt": r.attempts, "channel": r.channel, "lease_expires_at": expires},
+                    )
+                    for r in rows
+                ],
+            )
         claimed = [
             ClaimedNotice(
                 r.id, token, now + lease, r.msisdn, r.channel, r.template, r.params, r.text, r.segments, r.attempts
@@ -129,13 +172,17 @@ class SqlNoticeQueue:
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(c.status, c.claim_token, c.gateway_message_id).where(c.id == notice_id).with_for_update()
+                select(c.status, c.claim_token, c.gateway_message_id, c.subscriber_id, c.claimed_by)
+                .where(c.id == notice_id)
+                .with_for_update()
             ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
+            ack = {"notice": notice_id, "gateway_message_id": gateway_message_id}
             if not check_ack(notice_id, row.status, row.claim_token, row.gateway_message_id, token, gateway_message_id):
                 if row.gateway_message_id is None:
                     self._set(conn, notice_id, gateway_message_id=gateway_message_id, submitted_at=now)
+                    _audit(conn, now, row, "notice.ack", {**ack, "status": row.status})
                 return str(row.status)
             self._set(
                 conn,
@@ -146,6 +193,7 @@ class SqlNoticeQueue:
                 lease_expires_at=None,
                 error=None,
             )
+            _audit(conn, now, row, "notice.ack", {**ack, "status": NoticeStatus.SUBMITTED.value})
             return NoticeStatus.SUBMITTED.value
 
     def nack(
@@ -157,13 +205,17 @@ class SqlNoticeQueue:
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(c.status, c.claim_token, c.attempts).where(c.id == notice_id).with_for_update()
+                select(c.status, c.claim_token, c.attempts, c.subscriber_id, c.claimed_by)
+                .where(c.id == notice_id)
+                .with_for_update()
             ).first()
             if row is None:
                 raise QueueError(f"notice {notice_id}: no such notice")
             check_nack(notice_id, row.status, row.claim_token, token)
             values = nack_effect(row.attempts, error, permanent, self.enforcement, now)
             self._set(conn, notice_id, **values)
+            detail = {"notice": notice_id, "status": values["status"], "permanent": permanent, "error": error[:500]}
+            _audit(conn, now, row, "notice.nack", detail)
             return str(values["status"])
 
     def receipt(
@@ -183,7 +235,7 @@ class SqlNoticeQueue:
         c = NOTICE.c
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(c.id, c.status, c.receipt_stat, c.error)
+                select(c.id, c.status, c.receipt_stat, c.error, c.subscriber_id, c.claimed_by)
                 .where(c.gateway_message_id == gateway_message_id)
                 .with_for_update()
             ).first()
@@ -192,6 +244,8 @@ class SqlNoticeQueue:
             result, values = receipt_effect(NoticeStatus(row.status), row.receipt_stat, row.error, stat, error, done)
             if values:
                 self._set(conn, row.id, **values)
+                detail = {"notice": row.id, "gateway_message_id": gateway_message_id, "stat": stat, "result": result}
+                _audit(conn, now, row, "notice.receipt", detail, notice_id=row.id, actor="gateway")
             return result
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
@@ -204,7 +258,8 @@ class SqlNoticeQueue:
                 update(NOTICE)
                 .where(c.status == NoticeStatus.SUBMITTED.value, c.submitted_at <= now - RECEIPT_TIMEOUT)
                 .values(status=NoticeStatus.UNDELIVERED.value, final_at=now, error=RECEIPT_TIMEOUT_ERROR)
-            ).rowcount
+                .returning(c.id, c.subscriber_id)
+            ).all()
             dead = conn.execute(
                 update(NOTICE)
                 .where(
@@ -213,8 +268,21 @@ class SqlNoticeQueue:
                     c.attempts >= self.enforcement.retry.max_attempts,
                 )
                 .values(status=NoticeStatus.DEAD.value, final_at=now, error=LEASE_EXPIRED_ERROR)
-            ).rowcount
-        return {"receipt_overdue": int(overdue or 0), "dead_after_leases": int(dead or 0)}
+                .returning(c.id, c.subscriber_id)
+            ).all()
+            swept = [(r, NoticeStatus.UNDELIVERED.value) for r in overdue] + [
+                (r, NoticeStatus.DEAD.value) for r in dead
+            ]
+            append(
+                conn,
+                [
+                    Entry(
+                        now, "sweep", "notice.sweep", f"notice {r.id}", r.subscriber_id, {"notice": r.id, "status": s}
+                    )
+                    for r, s in sorted(swept, key=lambda x: x[0].id)
+                ],
+            )
+        return {"receipt_overdue": len(overdue), "dead_after_leases": len(dead)}
 
     def stats(self, now: dt.datetime | None = None) -> dict[str, Any]:
         """Counts by channel and status, what is due now, expired leases and the oldest due notice."""
@@ -250,6 +318,21 @@ class SqlNoticeQueue:
     @staticmethod
     def _set(conn: Connection, notice_id: int, **values: Any) -> None:
         conn.execute(update(NOTICE).where(NOTICE.c.id == notice_id).values(**values))
+
+
+def _audit(
+    conn: Connection,
+    now: dt.datetime,
+    row: Any,
+    action: str,
+    detail: dict[str, Any],
+    notice_id: int | None = None,
+    actor: str | None = None,
+) -> None:
+    """One audit row about a notice; the consumer that claimed it is the actor unless named."""
+    notice = notice_id if notice_id is not None else detail["notice"]
+    who = actor or row.claimed_by or "consumer"
+    append(conn, [Entry(now, who, action, f"notice {notice}", row.subscriber_id, detail)])
 
 
 def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:

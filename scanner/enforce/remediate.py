@@ -24,6 +24,7 @@ from checks.judge import needs_descriptor
 from checks.policy import PHOTO_KINDS
 from notices.cases import CaseEvent
 from notices.queue import Recipient, confirmation_draft
+from scanner.audit.log import record
 from scanner.enforce.cases import CaseError, active_case, apply_event, cancel_pending
 from scanner.enforce.queue import enqueue
 from scanner.photoroots import PhotoRefError, PhotoRoots
@@ -103,6 +104,20 @@ def remediate(
             ).inserted_primary_key[0]  # type: ignore[index]
         )
         cancelled, confirmed = 0, False
+        record(
+            conn,
+            now,
+            "remediate",
+            "remediate",
+            f"remediation {remediation_id}",
+            subscriber_id=sub.id,
+            remediation=remediation_id,
+            case=case.id if case else None,
+            verdict=verdict,
+            reasons=reasons,
+            policy_version=loaded.policy.version,
+            photos=sorted(new_photos),
+        )
         if passed:
             _replace_photos(conn, sub.id, new_photos, now)
         if passed and case is not None:
@@ -114,9 +129,9 @@ def remediate(
                 actor="remediate",
                 why=f"online re-verification {remediation_id} passed under policy {loaded.policy.version}",
             )
-            cancelled = cancel_pending(conn, case.id, now, "the subscriber re-verified")
+            cancelled = cancel_pending(conn, case.id, now, "the subscriber re-verified", "remediate")
             draft = confirmation_draft(case.id, Recipient(sub.id, sub.account_id, sub.msisdn), loaded.enforcement, now)
-            confirmed = bool(enqueue(conn, [draft], now))
+            confirmed = bool(enqueue(conn, [draft], now, "remediate"))
     return RemediationResult(
         remediation_id,
         sub.account_id,

@@ -63,7 +63,7 @@ def exempt(engine: Engine, case_id: int, officer: str, reason: str, now: dt.date
             apply_event(conn, case, CaseEvent.EXEMPT, now=now, actor=f"officer:{officer}", why=reason)
         except IllegalTransition as exc:
             raise CaseError(f"case {case_id}: {exc}") from None
-        return cancel_pending(conn, case_id, now, "the case was exempted")
+        return cancel_pending(conn, case_id, now, "the case was exempted", f"officer:{officer}")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,16 @@ def subject(*run_ids: int) -> str:
     return f"run:{run_ids[0]}" if len(run_ids) == 1 else "runs:" + ",".join(map(str, run_ids))
 
 
-def record(engine: Engine, actor: str, action: str, about: str, now: dt.datetime | None = None, **detail: Any) -> None:
-    """One audit row about ``about`` (``subject``); ``engine``: a write engine (``scanner.db.write_engine_for``)."""
+def record(
+    engine: Engine,
+    actor: str,
+    action: str,
+    about: str,
+    now: dt.datetime | None = None,
+    subscriber_id: int | None = None,
+    **detail: Any,
+) -> None:
+    """One audit row about ``about`` (``subject``; ``subscriber_id`` when it is about one subscriber, so
+    that ``audit log --subscriber`` finds it); ``engine``: a write engine (``scanner.db.write_engine_for``)."""
     with engine.begin() as conn:
-        audit(conn, now or dt.datetime.now(dt.UTC), actor, action, about, **detail)
+        audit(conn, now or dt.datetime.now(dt.UTC), actor, action, about, subscriber_id=subscriber_id, **detail)

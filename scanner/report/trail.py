@@ -3,7 +3,7 @@
 The subscriber's registration (numbers masked), the photos on file, every finding of every run with
 its measured values, thresholds and the policy it was judged under, every case with its hash-checked
 history, notices and receipts, the holds that covered it (number, officer, reason), approvals and
-exports, and every re-verification. Full numbers only with ``reveal``.
+exports, and every re-verification, and the subscriber's rows of the audit log. Full numbers only with ``reveal``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from sqlalchemy.engine import Engine
 
 from checks.idcard import region_for
 from notices.privacy import mask_number
+from scanner.audit.query import LogFilter, read_log
 from scanner.enforce.casequery import case_history
 from scanner.report.listing import photo_file
 from scanner.tables import CASE, CASE_TRANSITION, FINDING, HOLD, PHOTO, SCAN_RUN, SUBSCRIBER
 
 TRAIL_SCHEMA = "realname-scanner/trail/1"
+AUDIT_ROWS = 500  # the subscriber's newest rows of the audit log, shown oldest first
 
 
 def _iso(value: Any) -> str | None:
@@ -102,8 +104,10 @@ def subscriber_trail(engine: Engine, who: str, reveal: bool = False) -> dict[str
             for c in conn.execute(select(CASE).where(CASE.c.subscriber_id == sub.id).order_by(CASE.c.id))
             if c.approved_by or c.exported_at
         ]  # fmt: skip
+        audit_rows = read_log(conn, LogFilter(subscriber=sub.account_id, limit=AUDIT_ROWS))
     return {
         "schema": TRAIL_SCHEMA,
+        "subscriber_id": sub.id,
         "revealed": reveal,
         "subscriber": {
             "account_id": sub.account_id,
@@ -121,4 +125,12 @@ def subscriber_trail(engine: Engine, who: str, reveal: bool = False) -> dict[str
         "holds": holds,
         "approvals": approvals,
         "remediations": cases["remediations"],
+        "audit": [
+            {k: row[k] for k in ("seq", "at", "actor", "action", "subject", "detail", "digest")} for row in audit_rows
+        ],
     }
+
+
+def detail_text(detail: dict[str, Any]) -> str:
+    """An audit row's detail as ``key=value`` pairs (the values as stored: masked numbers)."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))

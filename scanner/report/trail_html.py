@@ -7,6 +7,7 @@ from typing import IO, Any
 
 from notices.reasons import describe_evidence, reason_text
 from scanner.report.html import DEFAULT_ZONE, environment, local_time
+from scanner.report.trail import detail_text
 
 
 def _local(iso: str | None, zone: str) -> str:
@@ -45,6 +46,14 @@ def write_trail_html(trail: dict[str, Any], out: IO[str], prepared_by: str = "",
                 {**a, **{k: _local(a[k], zone) for k in ("approved_at", "exported_at")}} for a in trail["approvals"]
             ],
             remediations=[{**r, "at": _local(r["at"], zone)} for r in trail["remediations"]],
+            audit=[
+                {
+                    **row,
+                    "at_local": _local(row["at"], zone),
+                    "detail_text": detail_text(row["detail"]),
+                }
+                for row in trail["audit"]
+            ],
             generated_at=local_time(dt.datetime.now(dt.UTC), zone),
             prepared_by=prepared_by,
             zone=zone,

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from checks.judge import Verdict, needs_descriptor
+from scanner.audit.runs import record_end, record_start
 from scanner.models import ScanRun
 from scanner.policyfile import LoadedPolicy, load_policy
 from scanner.scan.executors import Executor, default_workers, make_executor
@@ -148,7 +149,9 @@ def start_run(
         )
         key = conn.execute(insert(SCAN_RUN).values(**run.model_dump(exclude={"id"}))).inserted_primary_key
         assert key is not None
-        return int(key[0])
+        run.id = int(key[0])
+        record_start(conn, run, run.started_at)
+        return run.id
 
     try:
         lease = take_lease(engine, None, create=create)
@@ -388,6 +391,12 @@ def _mark(engine: Engine, run: ScanRun, lease: Lease, status: str, resumed: bool
             row.finished_at = utcnow()
             row.totals = {**totals, **_totals(engine, row)}
         session.add(row)
+        session.flush()
+        if resumed:
+            record_start(session.connection(), row, utcnow(), resumed=True)
+        if status != "running":
+            assert row.id is not None and row.finished_at is not None
+            record_end(session.connection(), row.id, status, row.finished_at)
         session.commit()
         session.refresh(row)
         return row

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from checks.photo import EXTRACTOR_VERSION, lacks_descriptor
+from scanner.audit.rundigest import shard_digest
 from scanner.scan.executors import Executor
 from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
@@ -372,6 +373,7 @@ def write_page(
                 "reasons": dict(result.reasons),
                 "seconds": round(seconds, 4),
                 "finished_at": now,
+                "findings_digest": shard_digest(judged.findings, judged.policy_version, judged.preview),
             }
         ],
     )

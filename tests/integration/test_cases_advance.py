@@ -12,6 +12,8 @@ import pytest
 from diff_runs import Person, add_people, add_run
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from tamper import without_guards
 
 from checks.idcard import check_character
 from notices.settings import Enforcement
@@ -305,9 +307,13 @@ def test_notices_never_carry_full_numbers_and_history_detects_edits(world: World
     assert person.id_number not in str(notice["text"])
     assert "139****0001" in str(notice["text"])
     case_id = world.case()["id"]
+    transition = CASE_TRANSITION
+    edit = update(transition).where(transition.c.seq == 1).values(why="edited afterwards")
+    with pytest.raises(DBAPIError, match="append-only"), world.engine.begin() as conn:
+        conn.execute(edit)
     with world.engine.begin() as conn:
-        transition = CASE_TRANSITION
-        conn.execute(update(transition).where(transition.c.seq == 1).values(why="edited afterwards"))
+        without_guards(conn)
+        conn.execute(edit)
     with world.engine.connect() as conn:
         assert verify_history(conn, case_id) == (False, 1)  # type: ignore[arg-type]
 

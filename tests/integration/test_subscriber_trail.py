@@ -80,7 +80,7 @@ def test_the_trail_holds_findings_notices_receipts_and_the_named_hold(any_url: s
         app, ["report", "--subscriber", "ACC00001", "--lang", "en", "--database", any_url], env={"COLUMNS": "300"}
     )
     assert text.exit_code == 0, text.output
-    out = " ".join(text.output.split())
+    out = " ".join(text.output.replace("│", " ").split())  # wrapped table cells read as one line
     assert "MOUTH_NOSE_OCCLUDED [fail] The mouth and nose are covered" in out
     assert "complaint under review" in out and "DELIVRD" in out and "history intact" in out
     for p in people:
@@ -127,4 +127,11 @@ def test_the_trail_as_a_page_and_a_reveal_on_the_record(any_url: str, tmp_path: 
         (login(), "report_export", "subscriber:ACC00001"),
         ("Wang Li", "report_reveal", "subscriber:ACC00001"),
     ]
-    assert rows[-1].detail["reason"] == "complaint 2026-88"
+    assert rows[-1].detail["reason"] == "complaint 2026-88" and rows[-1].subscriber_id == 1
+    # The trail holds the subscriber's rows of the one audit log (cases, notices), and the reveal shows in
+    # `audit log --subscriber`.
+    trail = json.loads(shown.output)
+    assert {"case.open", "notice.queue"} <= {row["action"] for row in trail["audit"]}
+    log = runner.invoke(app, ["audit", "log", "--subscriber", "ACC00001", "--format", "json", "--database", any_url])
+    assert log.exit_code == 0, log.output
+    assert "report_reveal" in [json.loads(line)["action"] for line in log.output.splitlines() if line.strip()]
