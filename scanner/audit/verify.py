@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, select, tuple_
+from sqlalchemy import Text, cast, func, select, tuple_
 from sqlalchemy.engine import Connection, Row
 
 from scanner.audit.chain import GENESIS, at_text, canonical_detail, content, digest
 from scanner.audit.rundigest import ShardHasher, run_digest
 from scanner.enforce.cases import line_digest
-from scanner.tables import AUDIT_EVENT, CASE_TRANSITION, FINDING, SCAN_SHARD
+from scanner.tables import AUDIT_EVENT, CASE_TRANSITION, FINDING, SCAN_RUN, SCAN_SHARD
 
 PAGE = 20_000
 
@@ -206,8 +206,18 @@ _FINDING_COLUMNS = (
 )
 
 
-def verify_run(conn: Connection, run_id: int, recorded: str, page: int = PAGE) -> RunProblem | None:
-    """Recompute the run's shard digests from its findings and the run digest from those."""
+@dataclass(frozen=True)
+class RunRecompute:
+    """A run's shard digests recomputed from its findings (shard number, digest), the shards whose
+    stored digest they no longer match, and the findings outside every shard."""
+
+    shards: list[tuple[int, str]]
+    changed: list[int]
+    outside: int
+
+
+def recompute_run(conn: Connection, run_id: int, page: int = PAGE) -> RunRecompute:
+    """Recompute the run's shard digests from its findings, in subscriber order."""
     shards = conn.execute(
         select(
             SCAN_SHARD.c.shard_no,
@@ -240,17 +250,26 @@ def verify_run(conn: Connection, run_id: int, recorded: str, page: int = PAGE) -
         last = rows[-1].subscriber_id
     recomputed = sorted((s.shard_no, hashers[s.shard_no].hexdigest()) for s in shards)
     stored = {s.shard_no: s.findings_digest for s in shards}
-    changed = [no for no, d in recomputed if d != stored[no]]
-    if run_digest(recomputed) == recorded and not changed and not outside:
+    return RunRecompute(recomputed, [no for no, d in recomputed if d != stored[no]], outside)
+
+
+def judge_run(run_id: int, found: RunRecompute, recorded: str) -> RunProblem | None:
+    """Whether the recomputed run still gives the digest its ``run.finish`` row recorded."""
+    if run_digest(found.shards) == recorded and not found.changed and not found.outside:
         return None
     parts = []
-    if changed:
-        parts.append(f"the findings of shard(s) {', '.join(map(str, changed[:10]))} no longer give their digest")
-    if outside:
-        parts.append(f"{outside} finding(s) lie outside every shard")
+    if found.changed:
+        parts.append(f"the findings of shard(s) {', '.join(map(str, found.changed[:10]))} no longer give their digest")
+    if found.outside:
+        parts.append(f"{found.outside} finding(s) lie outside every shard")
     if not parts:
         parts.append("the shards' digests no longer give the digest recorded when the run finished")
-    return RunProblem(run_id, changed, "; ".join(parts))
+    return RunProblem(run_id, found.changed, "; ".join(parts))
+
+
+def verify_run(conn: Connection, run_id: int, recorded: str, page: int = PAGE) -> RunProblem | None:
+    """Recompute the run's shard digests from its findings and the run digest from those."""
+    return judge_run(run_id, recompute_run(conn, run_id, page), recorded)
 
 
 _CASE_COLUMNS = [
@@ -275,25 +294,25 @@ _CASE_COLUMNS = [
 ]
 
 
-def verify_cases(
-    conn: Connection, result: Verification, recorded: dict[int, tuple[int, str]], page: int = PAGE, limit: int = 20
-) -> None:
-    """Every case's history chain, read in (case, seq) order a page at a time; a case whose last line
-    is not the one the audit log recorded last for it (lines removed from the end) is broken too."""
+@dataclass
+class CaseChains:
+    """Every case's history chain checked on its own: the cases read, those whose chain is broken, and
+    the last line (number and digest) of each intact one."""
+
+    checked: int = 0
+    broken: list[int] = field(default_factory=list)
+    last: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+
+def case_chains(conn: Connection, page: int = PAGE) -> CaseChains:
+    """Every case's history, read in (case, seq) order a page at a time, each chain recomputed."""
+    out = CaseChains()
     after: tuple[int, int] | None = None
     case_id, previous, lines, broken = None, GENESIS, 0, False
-    unseen = set(recorded)
 
     def end_of_case() -> None:
-        if case_id is None:
-            return
-        unseen.discard(case_id)
-        if not broken and case_id in recorded and recorded[case_id] != (lines, previous):
-            _broken(case_id)
-
-    def _broken(which: int) -> None:
-        if len(result.broken_cases) < limit:
-            result.broken_cases.append(int(which))
+        if case_id is not None and not broken:
+            out.last[case_id] = (lines, previous)
 
     while True:
         query = select(*_CASE_COLUMNS).order_by(CASE_TRANSITION.c.case_id, CASE_TRANSITION.c.seq).limit(page)
@@ -304,38 +323,106 @@ def verify_cases(
             if row.case_id != case_id:
                 end_of_case()
                 case_id, previous, lines, broken = row.case_id, GENESIS, 0, False
-                result.cases_checked += 1
+                out.checked += 1
             lines += 1
             if broken:
                 continue
             if row.seq != lines or row.digest != line_digest(previous, row):
                 broken = True
-                _broken(row.case_id)
+                out.broken.append(int(row.case_id))
             previous = row.digest
         if len(rows) < page:
             break
         after = (rows[-1].case_id, rows[-1].seq)
     end_of_case()
-    for missing in sorted(unseen):  # every line of the case is gone
-        result.cases_checked += 1
-        _broken(missing)
+    return out
 
 
-def verify(conn: Connection, anchor: tuple[int, str] | None = None, page: int = PAGE) -> Verification:
+def judge_cases(
+    result: Verification, chains: CaseChains, recorded: dict[int, tuple[int, str]], limit: int = 20
+) -> None:
+    """Broken chains, and cases whose last line is not the one the audit log recorded last for them
+    (lines removed from the end); then cases the log recorded whose every line is gone."""
+    mismatched = [cid for cid, last in recorded.items() if cid in chains.last and chains.last[cid] != last]
+    broken = set(chains.broken)
+    missing = sorted(cid for cid in recorded if cid not in chains.last and cid not in broken)
+    result.cases_checked += chains.checked + len(missing)
+    result.broken_cases.extend((sorted(broken.union(mismatched)) + missing)[:limit])
+
+
+def verify_cases(
+    conn: Connection, result: Verification, recorded: dict[int, tuple[int, str]], page: int = PAGE, limit: int = 20
+) -> None:
+    """Every case's history chain, and its last line against what the audit log recorded."""
+    judge_cases(result, case_chains(conn, page), recorded, limit)
+
+
+def _finished_runs(conn: Connection) -> list[int]:
+    return [int(r.id) for r in conn.execute(select(SCAN_RUN.c.id).where(SCAN_RUN.c.status == "finished"))]
+
+
+def recompute_elsewhere(url: str, page: int) -> tuple[dict[int, RunRecompute], CaseChains, dict[str, float]]:
+    """The runs' and the cases' halves of a verification, for a second process while this one walks the
+    log: every finished run's shard digests and every case's chain (their own connection)."""
+    from scanner.db import engine_for
+
+    seconds: dict[str, float] = {}
+    with engine_for(url).connect() as conn:
+        started = time.perf_counter()
+        runs = {run_id: recompute_run(conn, run_id, page) for run_id in _finished_runs(conn)}
+        seconds["runs"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        chains = case_chains(conn, page)
+        seconds["cases"] = round(time.perf_counter() - started, 2)
+    return runs, chains, seconds
+
+
+# From this many log rows on, a second process recomputes the runs and the cases while this one walks
+# the log (below it, starting the process costs more than it saves).
+PARALLEL_FROM_ROWS = 100_000
+
+
+def verify(
+    conn: Connection,
+    anchor: tuple[int, str] | None = None,
+    page: int = PAGE,
+    url: str | None = None,
+    parallel_from: int = PARALLEL_FROM_ROWS,
+) -> Verification:
+    """Verify the log, the runs and the cases. With ``url`` (the database ``conn`` is on) and a log of at
+    least ``parallel_from`` rows, the runs and the cases are recomputed in a second process meanwhile."""
     result = Verification()
-    started = time.perf_counter()
-    recorded = verify_log(conn, result, page)
-    result.seconds["log"] = round(time.perf_counter() - started, 2)
-    started = time.perf_counter()
+    size = conn.execute(select(func.count()).select_from(AUDIT_EVENT)).scalar_one() if url else 0
+    if url is not None and size >= parallel_from:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pending = pool.submit(recompute_elsewhere, url, page)
+            started = time.perf_counter()
+            recorded = verify_log(conn, result, page)
+            result.seconds["log"] = round(time.perf_counter() - started, 2)
+            runs, chains, seconds = pending.result()
+        result.seconds.update(seconds)
+    else:
+        started = time.perf_counter()
+        recorded = verify_log(conn, result, page)
+        result.seconds["log"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        runs = {run_id: recompute_run(conn, run_id, page) for run_id in sorted(recorded.runs)}
+        result.seconds["runs"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        chains = case_chains(conn, page)
+        result.seconds["cases"] = round(time.perf_counter() - started, 2)
     for run_id, run_digest_recorded in sorted(recorded.runs.items()):
         result.runs_checked += 1
-        problem = verify_run(conn, run_id, run_digest_recorded, page)
+        found = runs.get(run_id)
+        if found is None:  # not finished any more by its row: recompute it here
+            found = recompute_run(conn, run_id, page)
+        problem = judge_run(run_id, found, run_digest_recorded)
         if problem is not None:
             result.run_problems.append(problem)
-    result.seconds["runs"] = round(time.perf_counter() - started, 2)
-    started = time.perf_counter()
-    verify_cases(conn, result, recorded.cases, page)
-    result.seconds["cases"] = round(time.perf_counter() - started, 2)
+    judge_cases(result, chains, recorded.cases)
     if anchor is not None:
         check_anchor(conn, result, *anchor)
     return result

@@ -36,11 +36,11 @@ def audit_verify(
     """Check the audit log's hash chain, every finished run's findings and every case's history; name
     the first row altered, deleted, inserted or reordered. Exit 0 when intact, 1 otherwise."""
     from scanner.audit.verify import verify
-    from scanner.db import open_engine
+    from scanner.db import database_url, open_engine
 
     pinned = _anchor(anchor) if anchor else None
     with open_engine(database).connect() as conn:
-        result = verify(conn, pinned)
+        result = verify(conn, pinned, url=database_url(database))
     if format is OutputFormat.JSON:
         emit(result.to_dict())
     else:

@@ -141,6 +141,18 @@ def test_verify_passes_after_a_realistic_flow_and_catches_an_altered_finding(any
     [problem] = result.run_problems
     assert problem.run_id == flow.run_id and problem.shards == [0]
 
+    # A case's history edited too; the runs and cases recomputed in a second process (as `audit verify`
+    # does on a large log) say exactly what the one-process walk says.
+    with flow.engine.begin() as conn:
+        without_guards(conn)
+        case_id = conn.execute(select(func.max(CASE.c.id))).scalar_one()
+        conn.execute(update(CASE_TRANSITION).where(CASE_TRANSITION.c.case_id == case_id).values(why="edited"))
+    alone = _verify(flow.engine).to_dict()
+    with flow.engine.connect() as conn:
+        beside = verify(conn, url=any_url, parallel_from=0).to_dict()
+    assert alone["cases_broken"] == [case_id] and alone["runs_altered"]
+    assert {k: v for k, v in beside.items() if k != "seconds"} == {k: v for k, v in alone.items() if k != "seconds"}
+
 
 def _small_log(url: str) -> tuple[Engine, int]:
     """Cases opened, notices queued, claimed and acknowledged: a log of a few dozen rows."""
