@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, extract, func, select, text
 from sqlalchemy.engine import Connection
 
-from checks.idcard import region_for
+from scanner.report.rows import province_name
 from scanner.tables import CASE, CASE_TRANSITION, FINDING, NOTICE, REMEDIATION, SUBSCRIBER
 
 VERDICTS = ("fail", "review", "pass")
@@ -64,14 +64,18 @@ def by_reason(conn: Connection, run_id: int) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
 
 
-def by_join_year(conn: Connection, run_id: int) -> dict[int, Split]:
-    year = extract("year", SUBSCRIBER.c.joined_on)
-    rows = conn.execute(
-        select(year, FINDING.c.verdict, func.count())
+def _verdicts_by(conn: Connection, run_id: int, key: Any) -> Any:
+    """(key, verdict, count) of the run's findings, grouped by ``key``, an expression on the subscriber."""
+    return conn.execute(
+        select(key, FINDING.c.verdict, func.count())
         .join(SUBSCRIBER, SUBSCRIBER.c.id == FINDING.c.subscriber_id)
         .where(FINDING.c.run_id == run_id)
-        .group_by(year, FINDING.c.verdict)
+        .group_by(key, FINDING.c.verdict)
     )
+
+
+def by_join_year(conn: Connection, run_id: int) -> dict[int, Split]:
+    rows = _verdicts_by(conn, run_id, extract("year", SUBSCRIBER.c.joined_on))
     out: dict[int, Split] = defaultdict(Split)
     for y, verdict, n in rows:
         out[int(y)].verdicts[verdict] = int(n)
@@ -81,16 +85,9 @@ def by_join_year(conn: Connection, run_id: int) -> dict[int, Split]:
 def by_province(conn: Connection, run_id: int) -> dict[str, Split]:
     """Province name (from the region code, else the ID number's first two digits) -> verdicts."""
     prefix = func.substr(func.coalesce(SUBSCRIBER.c.region_code, SUBSCRIBER.c.id_number), 1, 2)
-    rows = conn.execute(
-        select(prefix, FINDING.c.verdict, func.count())
-        .join(SUBSCRIBER, SUBSCRIBER.c.id == FINDING.c.subscriber_id)
-        .where(FINDING.c.run_id == run_id)
-        .group_by(prefix, FINDING.c.verdict)
-    )
     out: dict[str, Split] = defaultdict(Split)
-    for code, verdict, n in rows:
-        region = region_for(f"{code}0000") if code and str(code).isdigit() else None
-        name = region.province if region else f"unknown ({code})"
+    for code, verdict, n in _verdicts_by(conn, run_id, prefix):
+        name = province_name(str(code or "")) or f"unknown ({code})"
         out[name].verdicts[verdict] = out[name].verdicts.get(verdict, 0) + int(n)
     return dict(sorted(out.items(), key=lambda kv: (-kv[1].verdicts.get("fail", 0), -kv[1].total, kv[0])))
 

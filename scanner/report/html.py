@@ -18,7 +18,7 @@ from sqlmodel import Session
 from notices.reasons import describe_evidence, reason_text
 from scanner.report import aggregates, charts
 from scanner.report.rows import iter_rows
-from scanner.report.runs import find_run, policy_thresholds, previous_run, run_summary
+from scanner.report.runs import find_run, policy_thresholds, previous_run, run_summary, severities
 from scanner.scan.diff import build_diff
 
 LIST_LIMIT = 200
@@ -53,14 +53,6 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-
-
-def _severities(thresholds: list[tuple[str, str]]) -> dict[str, str]:
-    from checks.policy import DEFAULT_SEVERITY
-
-    out = {code.value: severity.value for code, severity in DEFAULT_SEVERITY.items()}
-    out.update({key.removeprefix("severity."): value for key, value in thresholds if key.startswith("severity.")})
-    return out
 
 
 def _listed(
@@ -102,7 +94,7 @@ def report_context(
         before = previous_run(conn, run)
     policy_file, thresholds = policy_thresholds(run)
     zone = dict(thresholds).get("policy.timezone", DEFAULT_ZONE)
-    severity = _severities(thresholds)
+    severity = severities(thresholds)
     subscribers = sum(verdicts.values())
     ctx: dict[str, Any] = {
         "run": run_summary(run),

@@ -7,18 +7,15 @@ Numbers are masked; a photo's file is named by its folder and base name, with an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from notices.privacy import mask_number, mask_text
-from scanner.report.rows import photo_name
-from scanner.report.runs import policy_file
-from scanner.tables import FINDING, PHOTO, SUBSCRIBER
-
-if TYPE_CHECKING:
-    from checks.policy import Policy
+from scanner.report.rows import photo_files, photo_name
+from scanner.report.runs import find_run, policy_thresholds, run_summary, severities
+from scanner.tables import FINDING, SUBSCRIBER
 
 
 def photo_file(uri: str) -> str:
@@ -52,12 +49,8 @@ def listed(engine: Engine, run_id: int, verdict: str, limit: int) -> tuple[list[
         files: dict[int, dict[str, str]] = {}
         ids = [row.id for row in rows]
         for start in range(0, len(ids), 500):
-            for photo in conn.execute(
-                select(PHOTO.c.subscriber_id, PHOTO.c.kind, PHOTO.c.uri).where(
-                    PHOTO.c.subscriber_id.in_(ids[start : start + 500])
-                )
-            ):
-                files.setdefault(photo.subscriber_id, {})[photo.kind] = photo_file(photo.uri)
+            for (sid, kind), name in photo_files(conn, ids[start : start + 500]).items():
+                files.setdefault(sid, {})[kind] = mask_text(name)
     return [
         {
             "account_id": row.account_id,
@@ -77,36 +70,14 @@ def listing(engine: Engine, run_id: int | None, verdicts: set[str], limit: int) 
     (empty when the policy file has changed since the run)."""
     from sqlmodel import Session
 
-    from scanner.report.runs import find_run, run_summary
-
     with Session(engine) as session:
         run = find_run(session, run_id)
     assert run.id is not None
-    policy = run_policy(run.policy_path, run.policy_sha256)
-    severity = {} if policy is None else {code.value: policy.severity_of(code).value for code in _codes()}
+    policy_path, thresholds = policy_thresholds(run)
+    severity = {} if policy_path is None else severities(thresholds)
     return {
         "run": run_summary(run),
         "totals": run.totals,
         "lists": {verdict: listed(engine, run.id, verdict, limit) for verdict in sorted(verdicts)},
         "severity": severity,
     }
-
-
-def _codes() -> list[Any]:
-    from checks.policy import ReasonCode
-
-    return list(ReasonCode)
-
-
-def run_policy(policy_path: str, policy_sha256: str) -> Policy | None:
-    """The policy a run was judged under (``runs.policy_file``), or None when its file is gone."""
-    from checks.policy import PolicyError
-    from scanner.policyfile import load_policy
-
-    found = policy_file(policy_path, policy_sha256)
-    if found is None:
-        return None
-    try:
-        return load_policy(found[0]).policy
-    except PolicyError:
-        return None

@@ -25,11 +25,15 @@ REPORT_SCHEMA = "realname-scanner/report/2"
 PAGE = 1000
 
 
+def province_name(code: str) -> str:
+    """The province whose region codes start with these two digits: '湖北省' for '42', or ''."""
+    region = region_for(code + "0000") if len(code) == 2 and code.isdigit() else None
+    return region.province if region else ""
+
+
 def province(region_code: str | None, id_number: str) -> str:
     """The province named by the region code (or the ID number's first digits): '湖北省', or ''."""
-    code = (region_code or id_number[:6])[:2]
-    region = region_for(code + "0000") if code.isdigit() else None
-    return region.province if region else ""
+    return province_name((region_code or id_number[:6])[:2])
 
 
 def face_score(distances: dict[str, float]) -> tuple[str | None, float | None]:
@@ -109,7 +113,8 @@ def photo_name(uri: str) -> str:
     return name or uri
 
 
-def _photo_files(conn: Connection, subscriber_ids: list[int]) -> dict[tuple[int, str], str]:
+def photo_files(conn: Connection, subscriber_ids: list[int]) -> dict[tuple[int, str], str]:
+    """The photo files of these subscribers by (subscriber id, kind), named by ``photo_name``."""
     rows = conn.execute(
         select(PHOTO.c.subscriber_id, PHOTO.c.kind, PHOTO.c.uri).where(PHOTO.c.subscriber_id.in_(subscriber_ids))
     )
@@ -150,7 +155,7 @@ def iter_rows(
             sids = [row.subscriber_id for row in rows]
             cases = _cases(conn, sids)
             notices = _notices(conn, [c.id for c in cases.values()])
-            files = _photo_files(conn, sids)
+            files = photo_files(conn, sids)
             for row in rows:
                 case = cases.get(row.subscriber_id)
                 notice = notices.get(case.id) if case is not None else None

@@ -103,3 +103,13 @@ def policy_thresholds(run: ScanRun) -> tuple[str | None, list[tuple[str, str]]]:
         if isinstance(document.get(section), dict):
             _flatten(section, document[section], pairs)
     return candidate, pairs
+
+
+def severities(thresholds: list[tuple[str, str]]) -> dict[str, str]:
+    """Each reason code's severity under a policy read by ``policy_thresholds``: the defaults, with the
+    policy's own ``[severity]`` table over them."""
+    from checks.policy import DEFAULT_SEVERITY
+
+    out = {code.value: severity.value for code, severity in DEFAULT_SEVERITY.items()}
+    out.update({key.removeprefix("severity."): value for key, value in thresholds if key.startswith("severity.")})
+    return out

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from checks.idcard import region_for
 from notices.privacy import mask_number
 from scanner.audit.query import LogFilter, read_log
 from scanner.enforce.casequery import case_history
 from scanner.report.listing import photo_file
+from scanner.report.rows import province
 from scanner.tables import CASE, CASE_TRANSITION, FINDING, HOLD, PHOTO, SCAN_RUN, SUBSCRIBER
 
 TRAIL_SCHEMA = "realname-scanner/trail/1"
@@ -35,7 +35,6 @@ def subscriber_trail(engine: Engine, who: str, reveal: bool = False) -> dict[str
     show = (lambda v: v) if reveal else mask_number
     with engine.connect() as conn:
         sub = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.account_id == cases["account_id"])).one()
-        region = region_for(sub.region_code) if sub.region_code else None
         photos = [
             {
                 "kind": p.kind,
@@ -115,7 +114,7 @@ def subscriber_trail(engine: Engine, who: str, reveal: bool = False) -> dict[str
             "id_number": show(sub.id_number),
             "segment": sub.segment,
             "joined_on": _iso(sub.joined_on),
-            "region": None if region is None else region.province,  # the county would narrow the masked ID
+            "region": province(sub.region_code, sub.id_number) or None,  # not the county: it narrows the masked ID
             "id_expires_on": _iso(sub.id_expires_on),
             "id_legacy": sub.id_legacy,
         },
