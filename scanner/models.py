@@ -148,6 +148,7 @@ class Case(SQLModel, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opened_at: dt.datetime = Field(sa_type=UtcDateTime)
     opened_by_finding_id: int | None = Field(default=None, foreign_key="finding.id")
+    opened_by_review_id: int | None = None  # the review item whose decision (fail, recapture) opened it
     stage_started_at: dt.datetime | None = Field(
         default=None, sa_type=UtcDateTime
     )  # when the stage under way was queued
@@ -300,3 +301,93 @@ class SuspensionExport(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     path: str = Field(max_length=2000)
     case_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+# --- Human review: reviewers, review items, their decisions and the web app's sessions. ---
+
+
+class Reviewer(SQLModel, table=True):
+    """A person who decides review items (role ``reviewer``) or also runs the queue (``officer``)."""
+
+    __tablename__ = "reviewer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    role: str = Field(default="reviewer", max_length=16)  # reviewer | officer
+    # Scopes: ID region code prefixes ("42", "4201") and segments; empty lists mean every one.
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    segments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    password_hash: str | None = Field(default=None, max_length=200)  # argon2id; None: no sign-in
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ReviewItem(SQLModel, table=True):
+    """One subscriber's photos for a person to decide (``notices.review``). ``basis`` is the sha256 of
+    the photos and the review reasons: a rescan that still says review on the same photos keeps the
+    same item."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        UniqueConstraint("active_subscriber_id", name="uq_review_item_active_subscriber"),
+        UniqueConstraint("subscriber_id", "basis", name="uq_review_item_basis"),
+        Index("ix_review_item_queue", "state", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    # The subscriber id while the item is undecided, NULL once decided: one open item per subscriber.
+    active_subscriber_id: int | None = None
+    basis: str = Field(max_length=64)
+    source: str = Field(max_length=16)  # finding | referral
+    finding_id: int | None = Field(default=None, foreign_key="finding.id")  # the newest finding behind it
+    run_id: int | None = None
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", max_length=2000)  # an officer's referral note
+    referred_by: str | None = Field(default=None, max_length=200)
+    state: str = Field(default="pending", max_length=16)
+    assignee_id: int | None = Field(default=None, foreign_key="reviewer.id", index=True)
+    assigned_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    lease_expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    first_reviewer_id: int | None = None  # who gave the first fail when a second opinion is needed
+    first_reason: str | None = Field(default=None, max_length=40)
+    decision: str | None = Field(default=None, max_length=16)  # pass | fail | recapture
+    decision_reason: str | None = Field(default=None, max_length=40)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    case_id: int | None = None  # the case the decision opened, kept or resolved
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ReviewDecision(SQLModel, table=True):
+    """One reviewer's decision on an item, with what the reviewer was shown."""
+
+    __tablename__ = "review_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="review_item.id", index=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id", index=True)
+    decision: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=40)
+    note: str = Field(default="", max_length=2000)
+    at: dt.datetime = Field(sa_type=UtcDateTime)
+    final: bool = True  # False for a first fail awaiting a second opinion, or a disputed one
+    shown: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token; only its sha256 is stored here."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id", index=True)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: dt.datetime = Field(sa_type=UtcDateTime)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

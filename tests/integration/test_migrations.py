@@ -25,6 +25,10 @@ TABLES = {
     "case_sync",
     "remediation",
     "suspension_export",
+    "reviewer",
+    "review_item",
+    "review_decision",
+    "web_session",
 }
 
 
