@@ -31,6 +31,7 @@ from notices.queue import NoticeDraft, NoticeStatus, Recipient, draft_notice
 from notices.settings import Enforcement
 
 ACTOR = "cases advance"
+RECAPTURE_TEMPLATE = "recapture_notice"
 _PENDING = frozenset({NoticeStatus.QUEUED, NoticeStatus.CLAIMED, NoticeStatus.SUBMITTED})
 _HOLDABLE = frozenset(
     {CaseState.OPEN, CaseState.NOTIFYING, CaseState.AWAITING_GRACE, CaseState.ELIGIBLE, CaseState.APPROVED}
@@ -60,6 +61,7 @@ class CaseView:
     non_sms_delivered: bool = False  # any notice of the case on another channel than SMS delivered
     age: int | None = None
     segment: str = "consumer"
+    recapture: bool = False  # a reviewer asked for new photos: the first stage says so
 
 
 @dataclass(frozen=True)
@@ -215,9 +217,16 @@ def plan(
 
 def _start_stage(out: Plan, view: CaseView, rules: Enforcement, stage_no: int, now: dt.datetime) -> None:
     out.stage_started_at = now
-    stage = rules.ladder.stages[stage_no - 1]
+    template = _template(rules, stage_no, view)
     for channel in rules.ladder.channels_for(stage_no, view.age, view.segment):
-        out.send.append(_send(rules, stage_no, channel, 1, channel, stage.template, now))
+        out.send.append(_send(rules, stage_no, channel, 1, channel, template, now))
+
+
+def _template(rules: Enforcement, stage_no: int, view: CaseView) -> str:
+    """The stage's template; a reviewer's request for new photos is the first stage's subject."""
+    if stage_no == 1 and view.recapture:
+        return RECAPTURE_TEMPLATE
+    return rules.ladder.stages[stage_no - 1].template
 
 
 def _stage_progress(
@@ -229,7 +238,7 @@ def _stage_progress(
 ) -> dt.datetime | None:
     """When every slot of the stage was delivered, or None while one is still on its way
     (queueing what each undelivered, dead or cancelled slot needs next)."""
-    template = rules.ladder.stages[stage_no - 1].template
+    template = _template(rules, stage_no, view)
     delivered_at: list[dt.datetime] = []
     slots = rules.ladder.channels_for(stage_no, view.age, view.segment)
     for slot in slots:

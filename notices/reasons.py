@@ -106,6 +106,11 @@ REASONS: dict[str, ReasonText] = {
         "登记的身份证件已过有效期，需要用有效证件重新登记。",
         "The registered ID document has expired; the subscriber must register a valid one.",
     ),
+    "PHOTO_RECAPTURE": ReasonText(
+        "照片需重新拍摄",
+        "审核员判定登记照片无法确认本人，需要重新拍摄。",
+        "A reviewer could not confirm the subscriber from the stored photos; new photos must be taken.",
+    ),
 }
 GENERAL = ReasonText(
     "登记资料不符合新的核验标准",

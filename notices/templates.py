@@ -30,6 +30,10 @@ TEMPLATES: dict[str, str] = {
         "重要提醒：您的号码{msisdn}的实名资料仍未重新核验（{reason}）。{deadline}前未完成的，"
         "号码将依规暂停服务。在线核验：{link}，或携带本人有效身份证件到营业厅办理。"
     ),
+    "recapture_notice": (
+        "尊敬的客户：经人工审核，您的号码{msisdn}登记的照片需要重新拍摄（{reason}）。"
+        "请于{deadline}前通过{link}上传本人近期正面免冠照片，或携带本人有效身份证件到营业厅办理。"
+    ),
     "confirmation": "您的号码{msisdn}已完成实名资料重新核验，感谢您的配合。",
 }
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # loaded with the first policy validated (pydantic and the policy's models)
     from checks.policy import Policy
     from notices.queue import QueueRules
+    from notices.review import ReviewRules
     from notices.settings import Enforcement
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "default.toml"
@@ -21,6 +22,7 @@ class LoadedPolicy:
     path: str
     sha256: str
     enforcement: Enforcement  # the [ladder] and [notices] tables
+    review: ReviewRules  # the [review] table
 
 
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
@@ -28,6 +30,7 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     import tomllib
 
     from checks.policy import PolicyError, parse_policy
+    from notices.review import ReviewRuleError, parse_review_rules
     from notices.settings import EnforcementError, parse_enforcement
 
     file = Path(path) if path is not None else DEFAULT_POLICY
@@ -42,12 +45,14 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{file}: not valid TOML: {exc}") from None
     ladder, notices = document.pop("ladder", None), document.pop("notices", None)
+    review = document.pop("review", None)
     try:
         policy = parse_policy(document)
         enforcement = parse_enforcement(ladder, notices, policy.policy.timezone)
-    except (PolicyError, EnforcementError) as exc:
+        review_rules = parse_review_rules(review)
+    except (PolicyError, EnforcementError, ReviewRuleError) as exc:
         raise PolicyError(f"{file}: {exc}") from None
-    return LoadedPolicy(policy, str(file), hashlib.sha256(raw).hexdigest(), enforcement)
+    return LoadedPolicy(policy, str(file), hashlib.sha256(raw).hexdigest(), enforcement, review_rules)
 
 
 def load_queue_rules(path: str | Path | None = None) -> QueueRules:

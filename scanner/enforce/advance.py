@@ -33,6 +33,7 @@ from notices.channels import Channel
 from notices.holds import Hold, covering, holding
 from notices.planner import CaseView, NoticeView, Plan, plan
 from notices.queue import NoticeStatus, Recipient
+from notices.review import RECAPTURE_REASON
 from notices.settings import Enforcement
 from scanner.audit.log import Entry, append, record
 from scanner.enforce.cases import (
@@ -297,6 +298,7 @@ def _view(case: Row[Any], sub: Row[Any], notices: list[Row[Any]], today: dt.date
         non_sms_delivered=any(n.status == "delivered" and n.channel != Channel.SMS.value for n in notices),
         age=age_years(birth, today) if birth else None,
         segment=sub.segment,
+        recapture=RECAPTURE_REASON in (case.reasons or []),
     )
 
 
