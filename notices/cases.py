@@ -1,6 +1,7 @@
 """The case state machine: one enum of states, one table of transitions.
 
-A case is opened for a subscriber by a failing finding of an enforcing run and
+A case is opened for a subscriber by a failing finding of an enforcing run (or a
+reviewer's fail or request for new photos, ``notices.review``) and
 ends resolved (a passing finding or a successful re-verification) or exempted
 (an officer's decision). Between the two it climbs the notice ladder; it can
 only become eligible for suspension from ``AWAITING_GRACE``, which it reaches
@@ -21,7 +22,7 @@ from enum import StrEnum
 
 
 class CaseState(StrEnum):
-    OPEN = "open"  # a failing finding opened it; no notice yet
+    OPEN = "open"  # a failing finding or a reviewer's decision opened it; no notice yet
     NOTIFYING = "notifying"  # a stage of the ladder is under way (``stage`` says which)
     AWAITING_GRACE = "awaiting_grace"  # every stage delivered; the grace period runs
     ELIGIBLE = "eligible"  # ladder delivered, grace passed, no hold: an officer may approve
@@ -33,7 +34,7 @@ class CaseState(StrEnum):
 
 
 class CaseEvent(StrEnum):
-    OPEN = "open"  # a failing finding opened the case (the first line of its history; not in the table)
+    OPEN = "open"  # a failing finding or a reviewer's decision opened it (the first history line; not in the table)
     START_LADDER = "start_ladder"  # the first stage's notices are queued
     NEXT_STAGE = "next_stage"  # the previous stage was delivered and its delay passed
     LADDER_DELIVERED = "ladder_delivered"  # the last stage was delivered

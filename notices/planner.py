@@ -175,7 +175,7 @@ def plan(
             due = ladder.stage_due(1, after_hold(view.opened_at))
             if now < due:
                 return out
-            step(CaseEvent.START_LADDER, "a failing finding opened the case; the first stage starts")
+            step(CaseEvent.START_LADDER, "the case was opened; the first stage starts")
             _start_stage(out, view, rules, 1, now)
             return out
         if state is CaseState.NOTIFYING:

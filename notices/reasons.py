@@ -107,7 +107,7 @@ REASONS: dict[str, ReasonText] = {
         "The registered ID document has expired; the subscriber must register a valid one.",
     ),
     "PHOTO_RECAPTURE": ReasonText(
-        "照片需重新拍摄",
+        "无法确认本人",
         "审核员判定登记照片无法确认本人，需要重新拍摄。",
         "A reviewer could not confirm the subscriber from the stored photos; new photos must be taken.",
     ),

@@ -19,14 +19,17 @@ from notices.reasons import REASONS
 
 
 class ItemState(StrEnum):
-    PENDING = "pending"  # waiting for a reviewer
-    ASSIGNED = "assigned"  # leased to one reviewer until the lease expires
+    """Where an item stands. Whether someone holds it is separate: an assignee with a lease that has not
+    expired (an expired lease puts the item back in the queue as it stands)."""
+
+    PENDING = "pending"  # waiting for a first decision
     SECOND = "second"  # a first reviewer failed it; a second, different reviewer must agree
     DISPUTED = "disputed"  # the two reviewers disagreed: an officer decides
     DECIDED = "decided"  # final
+    WITHDRAWN = "withdrawn"  # a newer enforcing run no longer sends the subscriber to review
 
 
-OPEN_ITEM_STATES = (ItemState.PENDING, ItemState.ASSIGNED, ItemState.SECOND, ItemState.DISPUTED)
+OPEN_ITEM_STATES = (ItemState.PENDING, ItemState.SECOND, ItemState.DISPUTED)
 
 
 class Decision(StrEnum):

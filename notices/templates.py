@@ -32,7 +32,7 @@ TEMPLATES: dict[str, str] = {
     ),
     "recapture_notice": (
         "尊敬的客户：经人工审核，您的号码{msisdn}登记的照片需要重新拍摄（{reason}）。"
-        "请于{deadline}前通过{link}上传本人近期正面免冠照片，或携带本人有效身份证件到营业厅办理。"
+        "请于{deadline}前通过{link}上传本人照片，或携带本人有效身份证件到营业厅办理。"
     ),
     "confirmation": "您的号码{msisdn}已完成实名资料重新核验，感谢您的配合。",
 }

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli import admin, audit, enforce, holds, notices, quick, report, scan, suspensions
+from scanner.cli import admin, audit, enforce, holds, notices, quick, report, review, scan, suspensions
 
 app = typer.Typer(
     name="realname",
@@ -36,6 +36,7 @@ app.add_typer(notices.notices_app, name="notices")
 app.add_typer(suspensions.suspensions_app, name="suspensions")
 app.command("remediate")(enforce.remediate_command)
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(review.review_app, name="review")
 
 
 @app.callback()

@@ -34,13 +34,18 @@ cases_app = typer.Typer(help="Enforcement cases: advance them (cron), show one, 
 def cases_advance(
     policy: PolicyOpt = None, now: NowOpt = None, format: FormatOpt = OutputFormat.TEXT, database: DatabaseOpt = None
 ) -> None:
-    """Open, advance, resolve and schedule every case (idempotent: run it from cron)."""
+    """Open, advance, resolve and schedule every case, and bring the review queue up to the newest
+    enforcing run (items made and assigned) (idempotent: run it from cron)."""
     from scanner.cli.console import console
     from scanner.enforce.advance import advance
+    from scanner.review.assign import assign_pending
+    from scanner.review.items import sync_items
 
     loaded = loaded_policy(policy)
     at = moment(now, loaded.enforcement.zone)
-    summary = advance(write_engine(database), loaded.enforcement, at).to_dict()
+    engine = write_engine(database)
+    summary = advance(engine, loaded.enforcement, at).to_dict()
+    summary["review"] = {**sync_items(engine, at).to_dict(), "assigned": assign_pending(engine, loaded.review, at)}
     if format is OutputFormat.JSON:
         emit(summary)
         return
@@ -51,7 +56,8 @@ def cases_advance(
         + f"{summary['opened']} opened, {summary['resolved']} resolved; transitions: {events}; "
         f"{summary['notices_queued']} notices queued, {summary['notices_cancelled']} cancelled; "
         f"{summary['stuck']} cases waiting with no channel left; "
-        f"{summary['swept']['receipt_overdue']} receipts overdue (72 h)",
+        f"{summary['swept']['receipt_overdue']} receipts overdue (72 h); "
+        f"review: {summary['review']['created']} items made, {sum(summary['review']['assigned'].values())} assigned",
         highlight=False,
     )
 
