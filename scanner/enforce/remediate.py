@@ -29,6 +29,7 @@ from scanner.enforce.cases import CaseError, active_case, apply_event, cancel_pe
 from scanner.enforce.queue import enqueue
 from scanner.photoroots import PhotoRefError, PhotoRoots
 from scanner.policyfile import LoadedPolicy
+from scanner.review.items import withdraw_open
 from scanner.scan.judging import JudgeSettings, judge_page
 from scanner.scan.measuretask import PhotoTask, measure_task
 from scanner.scan.shards import descriptor_bytes
@@ -120,6 +121,7 @@ def remediate(
         )
         if passed:
             _replace_photos(conn, sub.id, new_photos, now)
+            withdraw_open(conn, sub.id, now, "remediate", f"re-verification {remediation_id} passed with new photos")
         if passed and case is not None:
             apply_event(
                 conn,

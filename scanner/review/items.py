@@ -267,3 +267,25 @@ def refer(engine: Engine, subscriber: str, note: str, officer: str, now: dt.date
             conn, now, officer, "review.refer", f"review item {item_id}", subscriber_id=sub.id, item=item_id, note=note
         )
     return item_id
+
+
+def withdraw_open(conn: Connection, subscriber_id: int, now: dt.datetime, actor: str, why: str) -> int | None:
+    """Withdraw the subscriber's open item (its photos were replaced by a passing re-verification, say);
+    the item's id, or None when there was none."""
+    row = conn.execute(
+        update(REVIEW_ITEM)
+        .where(REVIEW_ITEM.c.active_subscriber_id == subscriber_id)
+        .values(
+            state=ItemState.WITHDRAWN.value,
+            active_subscriber_id=None,
+            assignee_id=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        .returning(REVIEW_ITEM.c.id)
+    ).first()
+    if row is None:
+        return None
+    subject = f"review item {row.id}"
+    record(conn, now, actor, "review.withdraw", subject, subscriber_id=subscriber_id, item=row.id, why=why)
+    return int(row.id)

@@ -16,10 +16,11 @@ from scanner.policyfile import DEFAULT_POLICY, load_policy
 
 
 def _default_document() -> dict:  # type: ignore[type-arg]
-    """The checks half of the shipped policy (its [ladder] and [notices] tables are notices.settings')."""
+    """The checks half of the shipped policy (its [ladder] and [notices] tables are notices.settings',
+    its [review] table notices.review's)."""
     document = tomllib.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))
-    assert {"ladder", "notices"} <= document.keys()
-    del document["ladder"], document["notices"]
+    assert {"ladder", "notices", "review"} <= document.keys()
+    del document["ladder"], document["notices"], document["review"]
     return document
 
 

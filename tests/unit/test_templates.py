@@ -25,7 +25,7 @@ def _render(template: str, msisdn: str = "13012349990", reasons: list[str] | Non
     )
 
 
-@pytest.mark.parametrize("template", ["first_notice", "reminder", "final_notice"])
+@pytest.mark.parametrize("template", ["first_notice", "reminder", "final_notice", "recapture_notice"])
 def test_ladder_notices_say_number_reason_deadline_link_and_store(template: str) -> None:
     notice = _render(template)
     text = notice.text  # type: ignore[attr-defined]
