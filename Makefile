@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -69,6 +69,9 @@ bench-report: setup
 
 bench-audit: setup
 	$(VENV)/bin/python bench/audit_verify.py
+
+bench-review: setup
+	$(VENV)/bin/python bench/review_queue.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db
