@@ -23,3 +23,9 @@ def mask_number(value: str, head: int = 3, tail: int = 4) -> str:
 def mask_text(text: str) -> str:
     """Free text (an error message, a traceback) with every long number in it masked."""
     return _LONG_NUMBER.sub(lambda m: mask_number(m.group(0)), text)
+
+
+def mask_name(name: str) -> str:
+    """The first character of a name, the rest starred: ``张三丰`` -> ``张**``."""
+    name = name.strip()
+    return name[:1] + "*" * (len(name) - 1) if name else ""
