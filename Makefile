@@ -72,6 +72,7 @@ bench-audit: setup
 
 bench-review: setup
 	$(VENV)/bin/python bench/review_queue.py
+	$(VENV)/bin/python bench/review_web.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo realname.db

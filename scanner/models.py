@@ -334,7 +334,7 @@ class ReviewItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("active_subscriber_id", name="uq_review_item_active_subscriber"),
         UniqueConstraint("subscriber_id", "basis", name="uq_review_item_basis"),
-        Index("ix_review_item_queue", "state", "created_at"),
+        Index("ix_review_item_queue", "state", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

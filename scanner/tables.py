@@ -333,7 +333,7 @@ REVIEW_ITEM = Table(
     Column("created_at", UtcDateTime(), nullable=False, default=utcnow),
     Column("updated_at", UtcDateTime(), nullable=False, default=utcnow),
     Index("ix_review_item_assignee_id", "assignee_id"),
-    Index("ix_review_item_queue", "state", "created_at"),
+    Index("ix_review_item_queue", "state", "created_at", "id"),
     Index("ix_review_item_subscriber_id", "subscriber_id"),
     UniqueConstraint("active_subscriber_id", name="uq_review_item_active_subscriber"),
     UniqueConstraint("subscriber_id", "basis", name="uq_review_item_basis"),

@@ -46,37 +46,44 @@ def held_by(conn: Connection, now: dt.datetime) -> dict[int, int]:
 def _waiting(
     conn: Connection, now: dt.datetime, states: tuple[str, ...], after: tuple[Any, int] | None
 ) -> list[Row[Any]]:
-    query = (
-        select(
-            REVIEW_ITEM.c.id,
-            REVIEW_ITEM.c.subscriber_id,
-            REVIEW_ITEM.c.state,
-            REVIEW_ITEM.c.created_at,
-            REVIEW_ITEM.c.assignee_id,
-            REVIEW_ITEM.c.first_reviewer_id,
-            SUBSCRIBER.c.region_code,
-            SUBSCRIBER.c.id_number,
-            SUBSCRIBER.c.segment,
-        )
-        .join(SUBSCRIBER, SUBSCRIBER.c.id == REVIEW_ITEM.c.subscriber_id)
-        .where(
-            REVIEW_ITEM.c.state.in_(states),
-            or_(REVIEW_ITEM.c.assignee_id.is_(None), REVIEW_ITEM.c.lease_expires_at <= now),
-        )
-        .order_by(REVIEW_ITEM.c.created_at, REVIEW_ITEM.c.id)
-        .limit(SCAN)
-    )
-    if after is not None:
-        created, item_id = after
-        query = query.where(
-            or_(
-                REVIEW_ITEM.c.created_at > created,
-                (REVIEW_ITEM.c.created_at == created) & (REVIEW_ITEM.c.id > item_id),
+    """Up to ``SCAN`` items in ``states`` that nobody holds, oldest first, after ``after``. One query
+    per state, each walking the queue index (state, created_at, id) in order: with ``state IN (...)``
+    the database would sort every waiting item on each call."""
+    rows: list[Row[Any]] = []
+    for state in states:
+        query = (
+            select(
+                REVIEW_ITEM.c.id,
+                REVIEW_ITEM.c.subscriber_id,
+                REVIEW_ITEM.c.state,
+                REVIEW_ITEM.c.created_at,
+                REVIEW_ITEM.c.assignee_id,
+                REVIEW_ITEM.c.first_reviewer_id,
+                SUBSCRIBER.c.region_code,
+                SUBSCRIBER.c.id_number,
+                SUBSCRIBER.c.segment,
             )
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == REVIEW_ITEM.c.subscriber_id)
+            .where(
+                REVIEW_ITEM.c.state == state,
+                or_(REVIEW_ITEM.c.assignee_id.is_(None), REVIEW_ITEM.c.lease_expires_at <= now),
+            )
+            .order_by(REVIEW_ITEM.c.created_at, REVIEW_ITEM.c.id)
+            .limit(SCAN)
         )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=REVIEW_ITEM, skip_locked=True)
-    return list(conn.execute(query))
+        if after is not None:
+            created, item_id = after
+            query = query.where(
+                or_(
+                    REVIEW_ITEM.c.created_at > created,
+                    (REVIEW_ITEM.c.created_at == created) & (REVIEW_ITEM.c.id > item_id),
+                )
+            )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=REVIEW_ITEM, skip_locked=True)
+        rows.extend(conn.execute(query))
+    rows.sort(key=lambda r: (r.created_at, r.id))
+    return rows[:SCAN]
 
 
 def _region(row: Row[Any]) -> str | None:

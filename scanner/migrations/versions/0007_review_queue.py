@@ -72,7 +72,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_review_item_subscriber_id", "review_item", ["subscriber_id"])
     op.create_index("ix_review_item_assignee_id", "review_item", ["assignee_id"])
-    op.create_index("ix_review_item_queue", "review_item", ["state", "created_at"])
+    op.create_index("ix_review_item_queue", "review_item", ["state", "created_at", "id"])
     op.create_table(
         "review_decision",
         sa.Column("id", sa.Integer(), nullable=False),
