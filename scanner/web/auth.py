@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from scanner.audit.log import record
 from scanner.review.reviewers import hash_password, password_matches, reviewer_by_login
@@ -34,6 +34,7 @@ SLOW_SECONDS = 5  # 5 s after the 3rd, 10 s after the 4th
 LOCK_AFTER = 5  # the 5th wrong password in a row locks the account
 LOCK_MINUTES = 15
 TOUCH_EVERY = dt.timedelta(seconds=60)  # a session's expiry moves on at most once a minute
+KEEP_ENDED = dt.timedelta(days=1)  # sessions expired longer ago are deleted at the next sign-in
 
 
 def after_failure(failures: int, at: dt.datetime) -> dt.datetime | None:
@@ -162,6 +163,7 @@ def sign_in(login: str, password: str, address: str) -> SignIn:
     expires = at + min(current_app.config["REALNAME_IDLE"], current_app.config["REALNAME_MAX_AGE"])
     with engine().begin() as conn:
         conn.execute(update(REVIEWER).where(REVIEWER.c.id == row.id).values(failed_logins=0, locked_until=None))
+        conn.execute(delete(WEB_SESSION).where(WEB_SESSION.c.expires_at < at - KEEP_ENDED))
         conn.execute(
             insert(WEB_SESSION).values(
                 token_sha256=token_hash(token), reviewer_id=row.id, created_at=at, last_seen_at=at, expires_at=expires

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from review_web import PASSWORD, REASON, WebBase, build
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from scanner.tables import AUDIT_EVENT, CASE, REVIEW_DECISION
+from scanner.tables import AUDIT_EVENT, CASE, REVIEW_DECISION, WEB_SESSION
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -157,6 +157,10 @@ def test_sessions_expire_when_idle_and_end_at_sign_out(base: WebBase) -> None:
     replay.set_cookie("realname_session", cookie.value)
     assert replay.get("/api/csrf").status_code == 401  # the signed cookie alone is not a session
     assert [a["action"] for a in audit(base, "web.sign_out")] == ["web.sign_out"]
+    base.clock.move(days=2)
+    sign_in(client, "li")  # a sign-in clears sessions that expired more than a day ago
+    with base.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(WEB_SESSION)).scalar_one() == 1
 
 
 def test_wrong_passwords_slow_sign_in_down_then_lock_the_account(base: WebBase) -> None:
