@@ -20,13 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-import waitress
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # the tests' review base: made-up subscribers, reviewers
 
 from queue_load import pg_schema  # noqa: E402  (bench/ is on the path when this script runs)
-from review_web import PASSWORD, T0, build  # noqa: E402
+from review_web import PASSWORD, T0, build, serving  # noqa: E402
 
 from scanner.review.reviewers import add_reviewer  # noqa: E402
 from scanner.web import photos  # noqa: E402
@@ -92,12 +91,9 @@ def http_decisions(url: str, folder: Path, items: int) -> None:
     base.app.config["REALNAME_CLOCK"] = lambda: T0
     for n in range(5):
         add_reviewer(base.engine, login=f"r{n}", name=f"R{n}", password=PASSWORD, actor="bench", now=T0)
-    server = waitress.create_server(base.app, host="127.0.0.1", port=0, threads=6)
-    threading.Thread(target=server.run, daemon=True).start()
-    root = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     done: list[int] = []
 
-    def reviewer(login: str) -> None:
+    def reviewer(root: str, login: str) -> None:
         http = requests.Session()
         token = TOKEN.search(http.get(f"{root}/login").text).group(1)  # type: ignore[union-attr]
         http.post(f"{root}/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
@@ -106,14 +102,14 @@ def http_decisions(url: str, folder: Path, items: int) -> None:
             http.post(f"{root}/api/items/{item}/decision", json={"decision": "pass"}, headers=headers)
             done.append(item)
 
-    threads = [threading.Thread(target=reviewer, args=(f"r{n}",)) for n in range(5)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
-    server.close()
+    with serving(base.app, threads=6) as root:
+        threads = [threading.Thread(target=reviewer, args=(root, f"r{n}")) for n in range(5)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - start
     print(
         f"  5 reviewers over HTTP (next + decision): {len(done)} items in {seconds:.1f} s "
         f"({len(done) / seconds:.0f} decisions/s), distinct {len(set(done))}"

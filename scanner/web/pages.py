@@ -40,6 +40,16 @@ def next_page() -> Any:
     return redirect(url_for("pages.item_page", item_id=item))
 
 
+def _opened(item_id: int) -> ItemDetail:
+    """The item for the signed-in reviewer, or the request ends: 404 unknown, 403 not theirs."""
+    try:
+        return open_item(item_id)
+    except NotFound as exc:
+        abort(404, str(exc))
+    except NotYours as exc:
+        abort(403, str(exc))
+
+
 def _photo_views(detail: ItemDetail) -> list[dict[str, Any]]:
     views = []
     for p in detail.photos:
@@ -72,12 +82,7 @@ def _photo_views(detail: ItemDetail) -> list[dict[str, Any]]:
 @bp.route("/items/<int:item_id>")
 @signed_in
 def item_page(item_id: int) -> Any:
-    try:
-        detail = open_item(item_id)
-    except NotFound as exc:
-        abort(404, str(exc))
-    except NotYours as exc:
-        abort(403, str(exc))
+    detail = _opened(item_id)
     evidence = []
     for e in detail.evidence:
         where_zh, measured = describe_evidence(e, "zh")
@@ -126,12 +131,7 @@ def release_page(item_id: int) -> Any:
 @bp.route("/items/<int:item_id>/photos/<int:photo_id>")
 @signed_in
 def photo(item_id: int, photo_id: int) -> Any:
-    try:
-        detail = open_item(item_id)
-    except NotFound as exc:
-        abort(404, str(exc))
-    except NotYours as exc:
-        abort(403, str(exc))
+    detail = _opened(item_id)
     shown = next((p for p in detail.photos if p.id == photo_id), None)
     if shown is None:
         abort(404, f"review item {item_id}: photo {photo_id} is not one of its photos")

@@ -5,29 +5,19 @@ that is markup shown as text, and not one request leaving the file."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import MARKS, open_chromium
 from report_base import SCRIPT_NAME, ReportBase, build, full_numbers
 from typer.testing import CliRunner
 
 from scanner.cli.app import app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-_missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(_missing),
-        reason=f"{' and '.join(_missing)} missing: install Debian's chromium and chromium-driver (.ci/run does)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +31,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportBase, Path]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = open_chromium(performance_log=True)
     try:
         yield driver
     finally:

@@ -5,55 +5,29 @@ a photo without a session and a decision with a forged CSRF token are refused.""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
-from review_web import PASSWORD, WebBase, build
+from chromium import MARKS, open_chromium
+from review_web import PASSWORD, WebBase, build, serving
 from sqlalchemy import select
 
 from scanner.tables import AUDIT_EVENT, CASE, REVIEW_ITEM
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-_missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(_missing),
-        reason=f"{' and '.join(_missing)} missing: install Debian's chromium and chromium-driver (.ci/run does)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[WebBase, str]]:
     base = build(f"sqlite:///{tmp_path / 'review.db'}", tmp_path, people=3)
-    server = waitress.create_server(base.app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield base, f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-        server.close()
-        thread.join(timeout=10)
+    with serving(base.app) as root:
+        yield base, root
 
 
 def _browser() -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    return open_chromium(1400, 1000)
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-import waitress
-from review_web import PASSWORD, T0, WebBase, build
+from review_web import PASSWORD, T0, WebBase, build, serving
 from sqlalchemy import func, select
 
 from scanner.review.reviewers import add_reviewer
@@ -29,14 +28,8 @@ def served(any_url: str, tmp_path: Path) -> Iterator[tuple[WebBase, str]]:
     base.app.config["REALNAME_CLOCK"] = lambda: T0  # one moment: no lease runs out mid-test
     for n in range(REVIEWERS):
         add_reviewer(base.engine, login=f"r{n}", name=f"R{n}", password=PASSWORD, actor="t", now=T0)
-    server = waitress.create_server(base.app, host="127.0.0.1", port=0, threads=REVIEWERS + 1)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield base, f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-        server.close()
-        thread.join(timeout=10)
+    with serving(base.app, threads=REVIEWERS + 1) as root:
+        yield base, root
 
 
 def _reviewer(root: str, login: str, decided: list[int], problems: list[str]) -> None:

@@ -5,11 +5,15 @@ and the app over it with a clock the test moves."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import waitress
 from diff_runs import NOW, Person, add_people, add_run
 from flask import Flask
 from PIL import Image
@@ -66,6 +70,19 @@ def _image(path: Path, seed: int) -> PhotoBytes:
     pixels = np.clip(rng.normal(128, 40, (120, 100, 3)), 0, 255).astype(np.uint8)
     Image.fromarray(pixels).save(path, quality=90)
     return read_photo(str(path))
+
+
+@contextmanager
+def serving(app: Flask, threads: int = 4) -> Iterator[str]:
+    """``app`` served by waitress on a free loopback port, in a thread; yields its root URL."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(timeout=10)
 
 
 def build(url: str, folder: Path, people: int = 5, *, with_reviewers: bool = True) -> WebBase:
