@@ -56,6 +56,7 @@ STEPS = (
     (photo, "_measure_clarity", "clarity part"),
     (photo, "_measure_occlusion", "occlusion part"),
     (photo, "_measure_likeness", "likeness part"),
+    (photo, "_measure_hands", "hands part (palm detector, hand landmark model)"),
     (face_adapter, "dlib_descriptor", "dlib descriptor (only when the policy asks)"),
 )
 

@@ -213,6 +213,19 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
                 },
             )
         )
+    hand = m.hand_over_face
+    if hand is not None and hand > rules.max_hand_presence:
+        out.append(
+            (
+                ReasonCode.HAND_OVER_FACE,
+                {
+                    "measure": "hand_over_face",
+                    "value": round(hand, 3),
+                    "threshold": rules.max_hand_presence,
+                    "comparison": ">",
+                },
+            )
+        )
     ratio = m.eye_skin_luma_ratio
     if ratio is None:
         return out

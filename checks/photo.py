@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from checks import face as face_adapter
-from checks import likeness, occlusion, quality
+from checks import hands, likeness, occlusion, quality
 
 # A measurement has three parts, each with its own version: the faces part
 # (detection, landmarks, descriptor), clarity (sharpness and exposure) and
@@ -40,6 +40,7 @@ EXTRACTOR_PARTS: dict[str, str] = {
     "clarity": quality.QUALITY_VERSION,
     "occlusion": occlusion.OCCLUSION_VERSION,
     "likeness": likeness.LIKENESS_VERSION,
+    "hands": hands.HANDS_VERSION,
 }
 
 
@@ -268,6 +269,9 @@ class PhotoMeasurement:
     # JPEG block edges on the face as stored: steps across the 8x8 grid over steps inside it
     # (``quality.block_artifacts``); about 1 unless compression has turned the face into blocks.
     block_artifacts: float | None = None
+    # The hand landmark model's certainty for the most certain hand lying over the face, 0..1
+    # (``checks.hands``); 0.0 when no hand is there.
+    hand_over_face: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -321,6 +325,7 @@ PART_FIELDS: dict[str, tuple[str, ...]] = {
         "mouth_redness",
     ),
     "likeness": ("face_signature",),
+    "hands": ("hand_over_face",),
 }
 assert sorted(n for names in PART_FIELDS.values() for n in names) == sorted(f.name for f in fields(PhotoMeasurement))
 
@@ -371,7 +376,13 @@ def measure_photo(
         crop = _crop_of(rgb, found)
     occluded = found if "occlusion" in parts else _measure_occlusion(found, crop)
     liked = found if "likeness" in parts else _measure_likeness(found, crop)
-    return found.with_part("clarity", clarity).with_part("occlusion", occluded).with_part("likeness", liked)
+    handed = found if "hands" in parts else _measure_hands(rgb, found)
+    return (
+        found.with_part("clarity", clarity)
+        .with_part("occlusion", occluded)
+        .with_part("likeness", liked)
+        .with_part("hands", handed)
+    )
 
 
 def lacks_descriptor(m: PhotoMeasurement | Mapping[str, Any]) -> bool:
@@ -494,6 +505,12 @@ def with_occlusion(m: PhotoMeasurement, occ: occlusion.OcclusionMeasurement) -> 
     """A measurement of ``m``'s size and face count whose occlusion part is ``occ``."""
     values = {name: getattr(occ, name) for name in PART_FIELDS["occlusion"]}
     return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count, **values)
+
+
+def _measure_hands(rgb: npt.NDArray[np.uint8], m: PhotoMeasurement) -> PhotoMeasurement:
+    """A hand over the face (``checks.hands``), looked for around the face box found."""
+    value = hands.hand_over_face(rgb, m.face_box) if m.face_box is not None and m.face_count else None
+    return PhotoMeasurement(width_px=m.width_px, height_px=m.height_px, face_count=m.face_count, hand_over_face=value)
 
 
 def _measure_likeness(m: PhotoMeasurement, crop: FaceCrop | None) -> PhotoMeasurement:

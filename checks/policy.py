@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     EYES_OCCLUDED = "EYES_OCCLUDED"
     MOUTH_NOSE_OCCLUDED = "MOUTH_NOSE_OCCLUDED"
     HEAD_COVERED = "HEAD_COVERED"
+    HAND_OVER_FACE = "HAND_OVER_FACE"
     FACE_MISMATCH = "FACE_MISMATCH"
     FACE_MATCH_UNCERTAIN = "FACE_MATCH_UNCERTAIN"
     LIVE_IS_COPY = "LIVE_IS_COPY"
@@ -162,6 +163,8 @@ class OcclusionRules(_Strict):
     min_eye_skin_share: float = Field(ge=0, le=1)
     # Share of the band above the brows covered by neither skin nor hair (a hat, a scarf).
     max_head_cover_share: float = Field(ge=0, le=1)
+    # The hand landmark model's certainty that a hand lies over the face (``checks.hands``).
+    max_hand_presence: float = Field(ge=0, le=1)
 
 
 class DlibBands(_Strict):

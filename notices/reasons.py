@@ -70,6 +70,11 @@ REASONS: dict[str, ReasonText] = {
         "口鼻被遮挡（如口罩或手），无法核验。",
         "The mouth and nose are covered (a mask or a hand, say) and cannot be verified.",
     ),
+    "HAND_OVER_FACE": ReasonText(
+        "手部遮挡面部",
+        "照片中有手遮挡面部，无法核验。",
+        "A hand covers part of the face, which cannot be verified.",
+    ),
     "HEAD_COVERED": ReasonText(
         "头部有遮挡物",
         "头部有帽子或其他遮挡物，需人工确认是否符合要求。",
@@ -149,6 +154,7 @@ MEASURES: dict[str, MeasureText] = {
     "eye_skin_share": MeasureText("眼部区域皮肤占比", "share of skin around the eyes"),
     "eye_skin_luma_ratio": MeasureText("眼部与面部亮度比", "brightness of the eyes against the face"),
     "head_cover_share": MeasureText("头顶遮挡占比", "share of the head band covered"),
+    "hand_over_face": MeasureText("手部遮挡置信度", "certainty that a hand covers the face"),
     "face_cosine": MeasureText("人脸相似度（SFace，越大越像）", "face likeness (SFace cosine; larger is more alike)"),
     "face_distance": MeasureText("人脸距离（dlib，越小越像）", "face distance (dlib; smaller is more alike)"),
     "face_fused": MeasureText("人脸综合相似度", "face likeness, both models combined"),

@@ -35,7 +35,7 @@ CALIBRATION_SCHEMA = "realname-scanner/calibration/1"
 ATTRIBUTE_REASONS: dict[str, tuple[str, ...]] = {
     "mask": ("MOUTH_NOSE_OCCLUDED",),
     "sunglasses": ("EYES_OCCLUDED",),
-    "hand": ("EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED"),
+    "hand": ("HAND_OVER_FACE", "EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED"),
     "hat": ("HEAD_COVERED",),
     "no_face": ("NO_FACE",),
     "multi_face": ("MULTIPLE_FACES",),
@@ -43,7 +43,7 @@ ATTRIBUTE_REASONS: dict[str, tuple[str, ...]] = {
     "low_light": ("TOO_DARK",),
 }
 QUALITY_REASONS = {"BLURRY", "TOO_DARK", "TOO_BRIGHT"}
-OCCLUSION_REASONS = {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED", "HEAD_COVERED"}
+OCCLUSION_REASONS = {"EYES_OCCLUDED", "MOUTH_NOSE_OCCLUDED", "HEAD_COVERED", "HAND_OVER_FACE"}
 
 # Derived variants of clear photos: name -> (task variants, parameter, reasons that name it).
 # Where several task variants are named, the photos take them in turn (motion blur along four

@@ -1,4 +1,4 @@
-"""A measurement is three versioned parts; a new part version recomputes that part alone."""
+"""A measurement is five versioned parts; a new part version recomputes that part alone."""
 
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ FILES = (
 
 
 def test_reusable_parts_follow_the_part_versions() -> None:
-    every = {"faces", "clarity", "occlusion", "likeness"}
+    every = {"faces", "clarity", "occlusion", "likeness", "hands"}
     assert reusable_parts(compose_version(EXTRACTOR_PARTS)) == every
     assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "occlusion": "occlusion-0"})) == every - {"occlusion"}
     assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "clarity": "quality-0"})) == every - {"clarity"}
     # A measurement made before the likeness part existed keeps its other parts: only the signature is new.
     before = "faces={faces};clarity={clarity};occlusion={occlusion}".format(**EXTRACTOR_PARTS)
-    assert reusable_parts(before) == every - {"likeness"}
+    assert reusable_parts(before) == every - {"likeness", "hands"}
+    # Before the hands part: the hands alone are measured.
+    before_hands = ";".join(f"{k}={v}" for k, v in EXTRACTOR_PARTS.items() if k != "hands")
+    assert reusable_parts(before_hands) == every - {"hands"}
     # Clarity and occlusion are measured where the faces part found the face.
     assert reusable_parts(compose_version({**EXTRACTOR_PARTS, "faces": "photo-0/face-0"})) == set()
     # A new recognizer (same detection and landmarks): the faces part is measured again, the rest kept
@@ -70,14 +73,16 @@ def test_a_new_occlusion_version_recomputes_occlusion_without_detection(
     forbid(monkeypatch, face_adapter, ("landmarks",), "the faces part was recomputed")
     for rgb, m in zip(images, full, strict=True):
         stale = replace(m, mouth_nose_skin_share=-1.0, eye_skin_luma_ratio=-1.0, eyes_seen=-1, head_cover_share=-1.0)
-        again = measure_photo(rgb, stale, frozenset({"faces", "clarity", "likeness"}))
+        again = measure_photo(rgb, stale, frozenset({"faces", "clarity", "likeness", "hands"}))
         assert again == m  # occlusion measured anew, the same as a full measurement
         blurred_clarity = replace(m, sharpness=-1.0, mean_luma=-1.0)
-        assert measure_photo(rgb, blurred_clarity, frozenset({"faces", "occlusion", "likeness"})) == m
+        assert measure_photo(rgb, blurred_clarity, frozenset({"faces", "occlusion", "likeness", "hands"})) == m
         unsigned = replace(m, face_signature=None)  # measured before signatures existed
-        assert measure_photo(rgb, unsigned, frozenset({"faces", "clarity", "occlusion"})) == m
+        assert measure_photo(rgb, unsigned, frozenset({"faces", "clarity", "occlusion", "hands"})) == m
+        unhanded = replace(m, hand_over_face=None)  # measured before the hands part existed
+        assert measure_photo(rgb, unhanded, frozenset({"faces", "clarity", "occlusion", "likeness"})) == m
         # Every part current: nothing is measured, the stored values come back.
-        assert measure_photo(rgb, stale, frozenset({"faces", "clarity", "occlusion", "likeness"})) == stale
+        assert measure_photo(rgb, stale, frozenset({"faces", "clarity", "occlusion", "likeness", "hands"})) == stale
 
 
 @pytest.mark.faces
@@ -85,7 +90,7 @@ def test_without_the_faces_part_everything_is_measured(faces_dir: Path) -> None:
     rgb = decode_photo(read_photo(str(faces_dir / FILES[1])))
     m = measure_photo(rgb)
     wrong = replace(m, face_box=(0.0, 0.0, 10.0, 10.0), sharpness=-1.0, descriptor=tuple(np.zeros(128).tolist()))
-    assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion", "likeness"})) == m
+    assert measure_photo(rgb, wrong, frozenset({"clarity", "occlusion", "likeness", "hands"})) == m
     assert PhotoMeasurement.from_dict(m.to_dict()) == m
 
 
@@ -101,7 +106,7 @@ def test_a_new_recognizer_remeasures_faces_and_keeps_the_other_parts(
     forbid(monkeypatch, photo, other_parts, "a part other than the faces part was measured")
     for rgb, m in zip(images, full, strict=True):
         before_sface = replace(m, sface_feature=None)  # stored by the extractor before SFace
-        assert measure_photo(rgb, before_sface, frozenset({"clarity", "occlusion", "likeness"})) == m
+        assert measure_photo(rgb, before_sface, frozenset({"clarity", "occlusion", "likeness", "hands"})) == m
 
 
 @pytest.mark.faces
