@@ -103,7 +103,7 @@ class Measurement(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     photo_sha256: str = Field(max_length=64)
-    extractor_version: str = Field(max_length=100)
+    extractor_version: str = Field(max_length=400)  # the parts and their versions (checks.photo)
     values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     descriptor: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

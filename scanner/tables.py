@@ -111,7 +111,7 @@ MEASUREMENT = Table(
     METADATA,
     Column("id", Integer(), primary_key=True),
     Column("photo_sha256", String(64), nullable=False),
-    Column("extractor_version", String(100), nullable=False),
+    Column("extractor_version", String(400), nullable=False),
     Column("values", JSON(), nullable=False),
     Column("descriptor", LargeBinary()),
     Column("created_at", UtcDateTime(), nullable=False, default=utcnow),
