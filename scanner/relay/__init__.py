@@ -1,0 +1,1 @@
+"""Relays from the notice queue to an operator's SMS gateway (Kannel)."""
