@@ -178,6 +178,13 @@ def _below(measure: str, value: float | None, threshold: float, digits: int) -> 
     return {"measure": measure, "value": round(value, digits), "threshold": threshold, "comparison": "<"}
 
 
+def _above(measure: str, value: float | None, threshold: float, digits: int) -> dict[str, Any] | None:
+    """Evidence that a measured ``value`` rose above ``threshold``; None if it did not or was not measured."""
+    if value is None or value <= threshold:
+        return None
+    return {"measure": measure, "value": round(value, digits), "threshold": threshold, "comparison": ">"}
+
+
 def _blocks_evidence(m: PhotoMeasurement, policy: Policy) -> dict[str, Any] | None:
     """Evidence that compression turned the face into 8x8 blocks; None if it did not or was not measured."""
     bound = policy.checks.clarity.max_block_artifacts
@@ -200,32 +207,12 @@ def _occlusion_reasons(m: PhotoMeasurement, policy: Policy) -> list[tuple[Reason
     )
     if mouth:
         out.append((ReasonCode.MOUTH_NOSE_OCCLUDED, mouth))
-    cover = m.head_cover_share
-    if cover is not None and cover > rules.max_head_cover_share:
-        out.append(
-            (
-                ReasonCode.HEAD_COVERED,
-                {
-                    "measure": "head_cover_share",
-                    "value": round(cover, 3),
-                    "threshold": rules.max_head_cover_share,
-                    "comparison": ">",
-                },
-            )
-        )
-    hand = m.hand_over_face
-    if hand is not None and hand > rules.max_hand_presence:
-        out.append(
-            (
-                ReasonCode.HAND_OVER_FACE,
-                {
-                    "measure": "hand_over_face",
-                    "value": round(hand, 3),
-                    "threshold": rules.max_hand_presence,
-                    "comparison": ">",
-                },
-            )
-        )
+    cover = _above("head_cover_share", m.head_cover_share, rules.max_head_cover_share, 3)
+    if cover:
+        out.append((ReasonCode.HEAD_COVERED, cover))
+    hand = _above("hand_over_face", m.hand_over_face, rules.max_hand_presence, 3)
+    if hand:
+        out.append((ReasonCode.HAND_OVER_FACE, hand))
     ratio = m.eye_skin_luma_ratio
     if ratio is None:
         return out

@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from scanner.review.assign import next_item
 from scanner.review.errors import NotFound, NotYours, ReviewError
 from scanner.web.app import error
-from scanner.web.context import decide_item, engine, now, open_item, rules, signed_in, who
+from scanner.web.context import decide_item, engine, now, opened, rules, signed_in, who
 
 bp = Blueprint("api", __name__)
 
@@ -35,12 +35,7 @@ def next_() -> Any:
 @bp.route("/items/<int:item_id>")
 @signed_in
 def item(item_id: int) -> Any:
-    try:
-        d = open_item(item_id)
-    except NotFound as exc:
-        return error(404, str(exc))
-    except NotYours as exc:
-        return error(403, str(exc))
+    d = opened(item_id)
     return jsonify(
         id=d.id,
         state=d.state,

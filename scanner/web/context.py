@@ -17,7 +17,7 @@ from notices.review import Decision, ReviewRules, fail_reasons
 from scanner.policyfile import LoadedPolicy
 from scanner.review.decide import DecisionResult, decide
 from scanner.review.detail import ItemDetail, item_detail, may_view
-from scanner.review.errors import NotYours, ReviewError
+from scanner.review.errors import NotFound, NotYours, ReviewError
 from scanner.review.reviewers import reviewer_by_id
 from scanner.review.shown import shown_of
 
@@ -95,6 +95,16 @@ def open_item(item_id: int) -> ItemDetail:
         if not may_view(conn, item_id, reviewer, at):
             raise NotYours(f"review item {item_id}: assigned to another reviewer, or your assignment expired")
         return item_detail(conn, item_id, rules(), at, policy=loaded().policy)
+
+
+def opened(item_id: int) -> ItemDetail:
+    """``open_item``, or the request ends: 404 unknown, 403 not theirs (a page, or JSON under /api)."""
+    try:
+        return open_item(item_id)
+    except NotFound as exc:
+        abort(404, str(exc))
+    except NotYours as exc:
+        abort(403, str(exc))
 
 
 def decide_item(item_id: int, decision: str, reason: str | None, note: str) -> DecisionResult:

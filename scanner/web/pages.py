@@ -15,7 +15,7 @@ from scanner.review.assign import next_item, release
 from scanner.review.detail import ItemDetail, list_items
 from scanner.review.errors import NotFound, NotYours, ReviewError
 from scanner.review.stats import confusion, disagreements, queue_summary
-from scanner.web.context import decide_item, engine, now, officer_only, open_item, rules, signed_in, who
+from scanner.web.context import decide_item, engine, now, officer_only, opened, rules, signed_in, who
 from scanner.web.photos import prepare
 
 bp = Blueprint("pages", __name__)
@@ -38,16 +38,6 @@ def next_page() -> Any:
     if item is None:
         return render_template("empty.html")
     return redirect(url_for("pages.item_page", item_id=item))
-
-
-def _opened(item_id: int) -> ItemDetail:
-    """The item for the signed-in reviewer, or the request ends: 404 unknown, 403 not theirs."""
-    try:
-        return open_item(item_id)
-    except NotFound as exc:
-        abort(404, str(exc))
-    except NotYours as exc:
-        abort(403, str(exc))
 
 
 def _photo_views(detail: ItemDetail) -> list[dict[str, Any]]:
@@ -82,7 +72,7 @@ def _photo_views(detail: ItemDetail) -> list[dict[str, Any]]:
 @bp.route("/items/<int:item_id>")
 @signed_in
 def item_page(item_id: int) -> Any:
-    detail = _opened(item_id)
+    detail = opened(item_id)
     evidence = []
     for e in detail.evidence:
         where_zh, measured = describe_evidence(e, "zh")
@@ -131,7 +121,7 @@ def release_page(item_id: int) -> Any:
 @bp.route("/items/<int:item_id>/photos/<int:photo_id>")
 @signed_in
 def photo(item_id: int, photo_id: int) -> Any:
-    detail = _opened(item_id)
+    detail = opened(item_id)
     shown = next((p for p in detail.photos if p.id == photo_id), None)
     if shown is None:
         abort(404, f"review item {item_id}: photo {photo_id} is not one of its photos")
