@@ -20,11 +20,13 @@ from notices.holds import Hold
 from notices.queue import (
     LEASE_EXPIRED_ERROR,
     RECEIPT_TIMEOUT_ERROR,
+    Ack,
     ClaimedNotice,
     NoticeDraft,
     NoticeStatus,
     QueueError,
     QueueRules,
+    Receipt,
     check_ack,
     check_nack,
     claim_lease,
@@ -147,6 +149,15 @@ class MemoryNoticeQueue:
         notice.lease_expires_at = notice.error = None
         return notice.status
 
+    def ack_many(self, acks: Sequence[Ack], now: dt.datetime | None = None) -> list[str | ValueError]:
+        answers: list[str | ValueError] = []
+        for ack in acks:
+            try:
+                answers.append(self.ack(ack.notice_id, ack.token, ack.gateway_message_id, now))
+            except QueueError as exc:
+                answers.append(exc)
+        return answers
+
     def nack(
         self, notice_id: int, token: str, error: str, permanent: bool = False, now: dt.datetime | None = None
     ) -> str:
@@ -176,6 +187,15 @@ class MemoryNoticeQueue:
         for name, value in values.items():
             setattr(notice, name, value)
         return result
+
+    def receipt_many(self, receipts: Sequence[Receipt], now: dt.datetime | None = None) -> list[str | ValueError]:
+        answers: list[str | ValueError] = []
+        for r in receipts:
+            try:
+                answers.append(self.receipt(r.gateway_message_id, r.stat, r.error, r.done_at, now))
+            except ValueError as exc:
+                answers.append(exc)
+        return answers
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
         now = now or dt.datetime.now(dt.UTC)

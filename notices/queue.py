@@ -15,6 +15,7 @@ database queue lives with the adapters (``scanner.enforce.queue``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -332,6 +333,25 @@ def receipt_effect(
     return "unchanged", {}
 
 
+@dataclass(frozen=True)
+class Ack:
+    """One acknowledgement in a batch (``NoticeQueue.ack_many``)."""
+
+    notice_id: int
+    token: str
+    gateway_message_id: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One delivery receipt in a batch (``NoticeQueue.receipt_many``)."""
+
+    gateway_message_id: str
+    stat: str
+    error: str | None = None
+    done_at: dt.datetime | None = None
+
+
 class NoticeQueue(Protocol):
     """What a consumer (the SMS system, the call centre, the letter house) and ``cases advance``
     call; ``scanner.enforce.queue.SqlNoticeQueue`` on the database, ``notices.memqueue`` in memory.
@@ -354,6 +374,11 @@ class NoticeQueue(Protocol):
         """The gateway took the notice; returns its status."""
         ...
 
+    def ack_many(self, acks: Sequence[Ack], now: dt.datetime | None = None) -> list[str | ValueError]:
+        """Several acks at once (one transaction on a database), each answered as ``ack`` answers it:
+        its status, or the error that refuses it, while the others still apply."""
+        ...
+
     def nack(
         self, notice_id: int, token: str, error: str, permanent: bool = False, now: dt.datetime | None = None
     ) -> str:
@@ -369,6 +394,11 @@ class NoticeQueue(Protocol):
         now: dt.datetime | None = None,
     ) -> str:
         """A delivery receipt: ``delivered``, ``undelivered``, ``pending``, ``unchanged`` or ``unknown``."""
+        ...
+
+    def receipt_many(self, receipts: Sequence[Receipt], now: dt.datetime | None = None) -> list[str | ValueError]:
+        """Several receipts at once, in order, each answered as ``receipt`` answers it (or the error
+        that refuses it: an unknown stat, a done time without a zone)."""
         ...
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -26,11 +26,13 @@ from notices.queue import (
     LEASE_EXPIRED_ERROR,
     RECEIPT_TIMEOUT,
     RECEIPT_TIMEOUT_ERROR,
+    Ack,
     ClaimedNotice,
     NoticeDraft,
     NoticeStatus,
     QueueError,
     QueueRules,
+    Receipt,
     check_ack,
     check_nack,
     claim_lease,
@@ -167,34 +169,58 @@ class SqlNoticeQueue:
     def ack(self, notice_id: int, token: str, gateway_message_id: str, now: dt.datetime | None = None) -> str:
         """The consumer handed the notice to the gateway, which gave it ``gateway_message_id``.
         Returns the notice's status; acknowledging the same claim again is harmless."""
+        return _one(self.ack_many([Ack(notice_id, token, gateway_message_id)], now))
+
+    def ack_many(self, acks: Sequence[Ack], now: dt.datetime | None = None) -> list[str | ValueError]:
+        """Several acks in one transaction (the rows locked in id order, one audit append), each
+        answered as ``ack`` answers it; one that is refused leaves the others applied."""
         now = now or utcnow()
-        require_gateway_id(notice_id, gateway_message_id)
         c = NOTICE.c
+        answers: list[str | ValueError] = []
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(c.status, c.claim_token, c.gateway_message_id, c.subscriber_id, c.claimed_by)
-                .where(c.id == notice_id)
-                .with_for_update()
-            ).first()
-            if row is None:
-                raise QueueError(f"notice {notice_id}: no such notice")
-            ack = {"notice": notice_id, "gateway_message_id": gateway_message_id}
-            if not check_ack(notice_id, row.status, row.claim_token, row.gateway_message_id, token, gateway_message_id):
-                if row.gateway_message_id is None:
-                    self._set(conn, notice_id, gateway_message_id=gateway_message_id, submitted_at=now)
-                    _audit(conn, now, row, "notice.ack", {**ack, "status": row.status})
-                return str(row.status)
-            self._set(
-                conn,
-                notice_id,
-                status=NoticeStatus.SUBMITTED.value,
-                gateway_message_id=gateway_message_id,
-                submitted_at=now,
-                lease_expires_at=None,
-                error=None,
-            )
-            _audit(conn, now, row, "notice.ack", {**ack, "status": NoticeStatus.SUBMITTED.value})
-            return NoticeStatus.SUBMITTED.value
+            rows = {
+                r.id: dict(r._mapping)
+                for r in conn.execute(
+                    select(c.id, c.status, c.claim_token, c.gateway_message_id, c.subscriber_id, c.claimed_by)
+                    .where(c.id.in_(sorted({a.notice_id for a in acks})))
+                    .order_by(c.id)
+                    .with_for_update()
+                )
+            }
+            entries = []
+            for a in acks:
+                row = rows.get(a.notice_id)
+                try:
+                    require_gateway_id(a.notice_id, a.gateway_message_id)
+                    if row is None:
+                        raise QueueError(f"notice {a.notice_id}: no such notice")
+                    fresh = check_ack(
+                        a.notice_id, row["status"], row["claim_token"], row["gateway_message_id"], a.token,
+                        a.gateway_message_id,
+                    )  # fmt: skip
+                except QueueError as exc:
+                    answers.append(exc)
+                    continue
+                detail = {"notice": a.notice_id, "gateway_message_id": a.gateway_message_id}
+                if fresh:
+                    values = {
+                        "status": NoticeStatus.SUBMITTED.value,
+                        "gateway_message_id": a.gateway_message_id,
+                        "submitted_at": now,
+                        "lease_expires_at": None,
+                        "error": None,
+                    }
+                elif row["gateway_message_id"] is None:
+                    values = {"gateway_message_id": a.gateway_message_id, "submitted_at": now}
+                else:
+                    answers.append(str(row["status"]))
+                    continue
+                self._set(conn, a.notice_id, **values)
+                row.update(values)
+                entries.append(_entry(now, row, "notice.ack", {**detail, "status": row["status"]}, a.notice_id))
+                answers.append(str(row["status"]))
+            append(conn, entries)
+        return answers
 
     def nack(
         self, notice_id: int, token: str, error: str, permanent: bool = False, now: dt.datetime | None = None
@@ -230,23 +256,50 @@ class SqlNoticeQueue:
         ``pending`` (not final), ``unchanged`` (a repeat, or the notice is already final) or
         ``unknown`` (no notice has that gateway id yet: the gateway may report before the ack;
         send it again later)."""
+        return _one(self.receipt_many([Receipt(gateway_message_id, stat, error, done_at)], now))
+
+    def receipt_many(self, receipts: Sequence[Receipt], now: dt.datetime | None = None) -> list[str | ValueError]:
+        """Several receipts in one transaction, applied in order (two for one notice see each
+        other), each answered as ``receipt`` answers it; one that is refused leaves the others."""
         now = now or utcnow()
-        done = receipt_done_at(stat, done_at, now)
         c = NOTICE.c
+        answers: list[str | ValueError] = []
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(c.id, c.status, c.receipt_stat, c.error, c.subscriber_id, c.claimed_by)
-                .where(c.gateway_message_id == gateway_message_id)
+            rows: dict[str, dict[str, Any]] = {}
+            for r in conn.execute(
+                select(c.id, c.gateway_message_id, c.status, c.receipt_stat, c.error, c.subscriber_id, c.claimed_by)
+                .where(c.gateway_message_id.in_(sorted({x.gateway_message_id for x in receipts})))
+                .order_by(c.id)
                 .with_for_update()
-            ).first()
-            if row is None:
-                return "unknown"
-            result, values = receipt_effect(NoticeStatus(row.status), row.receipt_stat, row.error, stat, error, done)
-            if values:
-                self._set(conn, row.id, **values)
-                detail = {"notice": row.id, "gateway_message_id": gateway_message_id, "stat": stat, "result": result}
-                _audit(conn, now, row, "notice.receipt", detail, notice_id=row.id, actor="gateway")
-            return result
+            ):
+                rows.setdefault(r.gateway_message_id, dict(r._mapping))
+            entries = []
+            for x in receipts:
+                try:
+                    done = receipt_done_at(x.stat, x.done_at, now)
+                except ValueError as exc:
+                    answers.append(exc)
+                    continue
+                row = rows.get(x.gateway_message_id)
+                if row is None:
+                    answers.append("unknown")
+                    continue
+                result, values = receipt_effect(
+                    NoticeStatus(row["status"]), row["receipt_stat"], row["error"], x.stat, x.error, done
+                )
+                if values:
+                    self._set(conn, row["id"], **values)
+                    row.update(values)
+                    detail = {
+                        "notice": row["id"],
+                        "gateway_message_id": x.gateway_message_id,
+                        "stat": x.stat,
+                        "result": result,
+                    }
+                    entries.append(_entry(now, row, "notice.receipt", detail, row["id"], actor="gateway"))
+                answers.append(result)
+            append(conn, entries)
+        return answers
 
     def sweep(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Submitted notices with no final receipt after 72 hours become undelivered; claimed
@@ -331,8 +384,28 @@ def _audit(
 ) -> None:
     """One audit row about a notice; the consumer that claimed it is the actor unless named."""
     notice = notice_id if notice_id is not None else detail["notice"]
-    who = actor or row.claimed_by or "consumer"
-    append(conn, [Entry(now, who, action, f"notice {notice}", row.subscriber_id, detail)])
+    append(conn, [_entry(now, row._mapping, action, detail, notice, actor)])
+
+
+def _one(answers: list[str | ValueError]) -> str:
+    """The answer of a batch of one, or its error raised."""
+    (answer,) = answers
+    if isinstance(answer, ValueError):
+        raise answer
+    return answer
+
+
+def _entry(
+    now: dt.datetime,
+    row: Mapping[str, Any],
+    action: str,
+    detail: dict[str, Any],
+    notice_id: int,
+    actor: str | None = None,
+) -> Entry:
+    """The audit entry about a notice (``row`` holds its ``claimed_by`` and ``subscriber_id``)."""
+    who = actor or row["claimed_by"] or "consumer"
+    return Entry(now, who, action, f"notice {notice_id}", row["subscriber_id"], detail)
 
 
 def _held_out(conn: Connection, now: dt.datetime) -> list[Any] | Literal[False]:

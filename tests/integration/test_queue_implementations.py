@@ -18,9 +18,11 @@ from notices.memqueue import MemoryNoticeQueue, Whereabouts
 from notices.queue import (
     LEASE_EXPIRED_ERROR,
     RECEIPT_TIMEOUT,
+    Ack,
     NoticeDraft,
     NoticeQueue,
     QueueError,
+    Receipt,
     Recipient,
     StaleClaim,
     UnknownStat,
@@ -193,6 +195,39 @@ def test_a_nack_retries_after_a_doubling_delay_then_the_notice_is_dead(harness: 
     assert harness.queue.nack(other.id, other.claim_token, "number barred", True, at) == "dead"
     with pytest.raises(StaleClaim):
         harness.queue.nack(other.id, other.claim_token, "again", False, at)
+
+
+def test_a_batch_answers_each_ack_and_receipt_as_the_single_calls_do(harness: Harness) -> None:
+    harness.enqueue(harness.drafts(4))
+    a, b, c, d = _claim(harness)
+    acks = [
+        Ack(a.id, a.claim_token, "gw-a"),
+        Ack(b.id, "not-the-token", "gw-b"),
+        Ack(c.id, c.claim_token, " "),
+        Ack(999_999, "t", "gw"),
+        Ack(a.id, a.claim_token, "gw-a"),  # a repeat in the same batch
+        Ack(d.id, d.claim_token, "gw-d"),
+    ]
+    answers = harness.queue.ack_many(acks, MORNING)
+    named = [x if isinstance(x, str) else type(x).__name__ for x in answers]
+    assert named == ["submitted", "StaleClaim", "QueueError", "QueueError", "submitted", "submitted"]
+    assert "no such notice" in str(answers[3])
+    assert harness.queue.ack(b.id, b.claim_token, "gw-b", MORNING) == "submitted"  # untouched by the refusal
+    later = MORNING + dt.timedelta(minutes=1)
+    receipts = [
+        Receipt("gw-a", "ACCEPTD"),
+        Receipt("gw-a", "DELIVRD", done_at=later),
+        Receipt("gw-a", "DELIVRD"),  # a gateway's repeat
+        Receipt("gw-d", "NOPE"),
+        Receipt("gw-x", "DELIVRD"),
+        Receipt("gw-d", "UNDELIV", "err:001"),
+        Receipt("gw-b", "DELIVRD", done_at=dt.datetime(2026, 12, 1, 10, 0)),  # no zone
+    ]
+    answers = harness.queue.receipt_many(receipts, later)
+    named = [x if isinstance(x, str) else type(x).__name__ for x in answers]
+    assert named == ["pending", "delivered", "unchanged", "UnknownStat", "unknown", "undelivered", "QueueError"]
+    assert harness.queue.receipt("gw-b", "DELIVRD", None, later, later) == "delivered"
+    assert harness.queue.receipt_many([], later) == [] and harness.queue.ack_many([], later) == []
 
 
 def test_receipts_are_idempotent_and_a_late_delivery_still_counts(harness: Harness) -> None:
