@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review bench-relay clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -56,6 +56,9 @@ bench-scale: setup
 
 bench-queue: setup
 	$(VENV)/bin/python bench/queue_load.py
+
+bench-relay: setup
+	$(VENV)/bin/python bench/relay_kannel.py
 
 bench-cases: setup
 	$(VENV)/bin/python bench/cases_advance.py

@@ -23,6 +23,8 @@ from notices.queue import QueueRules
 from notices.retry import RetryPolicy
 from notices.window import SendWindow
 
+ANY_LINK = "*"
+
 
 class EnforcementError(ValueError):
     """A ``[ladder]`` or ``[notices]`` table that cannot be used; the message names the key."""
@@ -55,6 +57,10 @@ class NoticeRules(_Strict):
     fallback: dict[Channel, Channel] = Field(
         default_factory=lambda: {Channel.SMS: Channel.CALL, Channel.APP: Channel.SMS, Channel.CALL: Channel.LETTER}
     )
+    # The SMS gateway's links to SMSCs (their ids in the gateway) -> SMS parts per second each takes
+    # (an SMSC counts every part it is handed, so a 3-part notice costs 3). "*" is the gateway's own
+    # routing, when the relay names no link.
+    sms_links: dict[str, float] = Field(default_factory=lambda: {ANY_LINK: 50.0})
 
     @field_validator("send_window")
     @classmethod
@@ -62,6 +68,20 @@ class NoticeRules(_Strict):
         opens, closes = _clock(value[0]), _clock(value[1])
         if not opens < closes:
             raise ValueError(f"the send window must open before it closes ({value[0]} - {value[1]})")
+        return value
+
+    @field_validator("sms_links")
+    @classmethod
+    def _links(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError('name at least one link ("*" for the gateway\'s own routing)')
+        for name, rate in value.items():
+            if not name.strip() or len(name) > 64:
+                raise ValueError(f"link name {name!r} must be 1 to 64 characters")
+            if not 0 < rate <= 10_000:
+                raise ValueError(f"link {name}: {rate} parts per second is not in (0, 10000]")
+        if ANY_LINK in value and len(value) > 1:
+            raise ValueError('"*" (the gateway\'s own routing) cannot be combined with named links')
         return value
 
     @model_validator(mode="after")
@@ -87,6 +107,7 @@ class Enforcement(QueueRules):
     resend_undelivered: int
     resend_after: dt.timedelta
     fallback: Mapping[Channel, Channel]
+    sms_links: Mapping[str, float]
 
     def fallback_for(self, channel: Channel) -> Channel | None:
         return self.fallback.get(channel)
@@ -124,6 +145,7 @@ def parse_enforcement(
         resend_undelivered=rules.resend_undelivered,
         resend_after=dt.timedelta(hours=rules.resend_after_hours),
         fallback=dict(rules.fallback),
+        sms_links=dict(rules.sms_links),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scanner.cli import admin, audit, enforce, holds, notices, quick, report, review, scan, serve, suspensions
+from scanner.cli import admin, audit, enforce, holds, notices, quick, relay, report, review, scan, serve, suspensions
 
 app = typer.Typer(
     name="realname",
@@ -38,6 +38,7 @@ app.command("remediate")(enforce.remediate_command)
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(review.review_app, name="review")
 app.command("serve")(serve.serve_command)
+app.add_typer(relay.relay_app, name="relay")
 
 
 @app.callback()
