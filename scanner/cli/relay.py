@@ -16,7 +16,7 @@ relay_app = typer.Typer(help="Relay SMS notices to an operator's SMS gateway (Ka
 
 ConfigOpt = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option("--config", help="TOML file with a [kannel] table of these settings (options override it)."),
+    typer.Option("--config", help="TOML file with a \\[kannel] table of these settings (options override it)."),
 ]
 
 
@@ -62,7 +62,7 @@ def kannel_command(
 ) -> None:
     """Claim due SMS notices, send each through Kannel (UCS-2, the operator's sender id, every delivery
     report asked for), acknowledge it, and apply Kannel's delivery reports as receipts. Paced per SMSC
-    link by the policy's [notices] sms_links, only inside the send window. A JSON status line every 30
+    link by the policy's \\[notices] sms_links, only inside the send window. A JSON status line every 30
     s on standard output; SIGTERM or Ctrl-C stops claiming, finishes what it holds and exits."""
     import asyncio
     import signal
@@ -148,4 +148,5 @@ def status_command(
         return
     width = max(len(k) for k in status)
     for key, value in status.items():
-        sys.stdout.write(f"{key:<{width}}  {value if value is not None else '-'}\n")
+        shown = "-" if value is None else json.dumps(value) if isinstance(value, dict) else value
+        sys.stdout.write(f"{key:<{width}}  {shown}\n")

@@ -126,6 +126,15 @@ def relay_base(folder: Path, url: str) -> tuple[Path, Enforcement, Engine]:
     return policy, load_policy(policy).enforcement, write_engine_for(url)
 
 
+@pytest.fixture
+def readme_kannel(tmp_path: Path, simulator: SmscSimulator) -> Iterator[Kannel]:
+    """Kannel with the configuration the README gives for trying the relay locally."""
+    box = Kannel(tmp_path / "kannel", smsc_port=simulator.port, readme=True)
+    box.start()
+    yield box
+    box.stop()
+
+
 def sms_rows(engine: Engine) -> list[dict[str, object]]:
     with engine.connect() as conn:
         rows = conn.execute(select(NOTICE).where(NOTICE.c.channel == "sms").order_by(NOTICE.c.id)).all()
@@ -216,7 +225,7 @@ def relay_through_faults(
 
 
 def test_the_smsc_link_down_then_undelivering_the_ladder_resends_and_falls_back(
-    tmp_path: Path, any_url: str, simulator: SmscSimulator, kannel: Kannel
+    tmp_path: Path, any_url: str, simulator: SmscSimulator, readme_kannel: Kannel
 ) -> None:
     """The SMPP link drops: Kannel keeps what it is given ("queued for later") and delivers it when
     the link is back. Then the SMSC cannot reach the handsets: every report says undelivered, the
@@ -233,7 +242,7 @@ def test_the_smsc_link_down_then_undelivering_the_ladder_resends_and_falls_back(
     def undelivered(stage: int) -> int:
         return sum(1 for r in sms_rows(engine) if r["stage"] == stage and r["status"] == "undelivered")
 
-    settings = {"sendsms": kannel.sendsms, "user": USER, "password_file": str(password_file(tmp_path))}
+    settings = {"sendsms": readme_kannel.sendsms, "user": USER, "password_file": str(password_file(tmp_path))}
     config = build({**settings, "dlr_listen": "127.0.0.1:0", "status_every_seconds": 60})
     relay = Relay(config, SqlNoticeQueue(engine, rules), rules.sms_links, rules.signature, now=now, emit=lambda _: None)
     stop = asyncio.Event()
@@ -241,13 +250,13 @@ def test_the_smsc_link_down_then_undelivering_the_ladder_resends_and_falls_back(
     thread = threading.Thread(target=loop.run_until_complete, args=(relay.run(stop),), daemon=True)
 
     simulator.stop()  # the link is down before anything is sent
-    until(lambda: not kannel.link_online(), 20, "the link seen down", kannel)
+    until(lambda: not readme_kannel.link_online(), 20, "the link seen down", readme_kannel)
     thread.start()
     try:
-        until(lambda: statuses(engine).get("submitted", 0) == n, 60, "all handed to Kannel", kannel)
+        until(lambda: statuses(engine).get("submitted", 0) == n, 60, "all handed to Kannel", readme_kannel)
         assert relay.counters.queued_at_gateway == n  # Kannel answered 3: queued for later delivery
         simulator.start()
-        until(lambda: statuses(engine).get("delivered", 0) == n, 60, "delivered once the link is back", kannel)
+        until(lambda: statuses(engine).get("delivered", 0) == n, 60, "delivered once the link is back", readme_kannel)
 
         # The SMSC is up but reaches no handset: reports say undelivered, the ladder resends twice.
         simulator.mode = "undeliver"

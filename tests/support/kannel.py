@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import socket
@@ -129,16 +130,35 @@ omit-empty = true
 """
 
 
-class Kannel:
-    """bearerbox and smsbox in a folder of their own; ``stop``/``start`` for outages."""
+README = Path(__file__).resolve().parents[2] / "README.md"
 
-    def __init__(self, folder: Path, smsc_port: int) -> None:
+
+def readme_configuration(folder: Path, *, admin: int, box: int, sendsms: int, smsc_port: int) -> str:
+    """The kannel.conf the README gives for trying the relay locally, with this run's ports and folder:
+    the tests that use it keep that copy-paste configuration working."""
+    text = README.read_text(encoding="utf-8")
+    opening = "cat > kannel.conf <<'CONF'\n"
+    start = text.index(opening) + len(opening)
+    conf = text[start : text.index("CONF\n", start)]
+    for shown, port in ((13000, admin), (13001, box), (13013, sendsms), (2775, smsc_port)):
+        conf, found = re.subn(rf"= {shown}\n", f"= {port}\n", conf)
+        assert found, f"the README's kannel.conf no longer uses port {shown}"
+    return conf.replace('"kannel.store"', f'"{folder}/kannel.store"')
+
+
+class Kannel:
+    """bearerbox and smsbox in a folder of their own; ``stop``/``start`` for outages. With ``readme``,
+    the README's configuration for trying the relay locally; else the tests' own (logs, reports kept
+    in SQLite across a restart of bearerbox)."""
+
+    def __init__(self, folder: Path, smsc_port: int, readme: bool = False) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.admin, self.box, self.sendsms_port = free_port(), free_port(), free_port()
         self.conf = folder / "kannel.conf"
+        make = readme_configuration if readme else configuration
         self.conf.write_text(
-            configuration(folder, admin=self.admin, box=self.box, sendsms=self.sendsms_port, smsc_port=smsc_port)
+            make(folder, admin=self.admin, box=self.box, sendsms=self.sendsms_port, smsc_port=smsc_port)
         )
         db = sqlite3.connect(folder / "dlr.db")  # where Kannel keeps the reports it still waits for
         db.execute(DLR_TABLE)
@@ -178,7 +198,7 @@ class Kannel:
         self.processes = []
 
     def status(self) -> str | None:
-        url = f"http://127.0.0.1:{self.admin}/status.txt?password={STATUS_PASSWORD}"
+        url = f"http://127.0.0.1:{self.admin}/status.txt?password={STATUS_PASSWORD}"  # the README's too
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return str(response.read().decode("utf-8", "replace"))
