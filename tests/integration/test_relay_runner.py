@@ -305,3 +305,26 @@ def test_relay_kannel_refuses_bad_settings_naming_them(tmp_path: Path) -> None:
     conf.write_text('[kannel]\npassword = "in the open"\n')
     in_file = CliRunner().invoke(app, ["relay", "kannel", "--config", str(conf)])
     assert in_file.exit_code == 2 and "keep the password in a file" in in_file.output
+
+
+def test_notices_still_held_when_the_window_closes_are_given_back_for_the_next_opening(tmp_path: Path) -> None:
+    queue, clock = queue_of(4), [MORNING]
+
+    async def answer(query: dict[str, str]) -> tuple[int, str]:
+        clock[0] = NIGHT  # the window shuts while the relay paces the rest of its claim
+        return 202, "0: Accepted for delivery"
+
+    async def scenario() -> FakeKannel:
+        fake = FakeKannel(answer)
+        runner = await start(fake)
+        relay, _ = relay_for(tmp_path, fake, queue, clock, links={"*": 4.0})
+        await relay_until_idle(relay, idle=0.3)
+        await runner.cleanup()
+        return fake
+
+    fake = asyncio.run(scenario())
+    assert len(fake.requests) == 1
+    held = [n for n in queue.notices.values() if n.status == "queued"]
+    assert len(held) == 3 and all("send window closed" in str(n.error) for n in held)
+    opening = RULES.window.next_send_time(NIGHT + RULES.retry.first_delay)
+    assert {n.not_before for n in held} == {opening}  # 08:00 the next morning
