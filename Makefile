@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review bench-relay clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review bench-relay bench-base clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -59,6 +59,9 @@ bench-queue: setup
 
 bench-relay: setup
 	$(VENV)/bin/python bench/relay_kannel.py
+
+bench-base: setup
+	$(VENV)/bin/python bench/base_signals.py
 
 bench-cases: setup
 	$(VENV)/bin/python bench/cases_advance.py

@@ -49,6 +49,19 @@ def normalise(number: str) -> str:
     return _SPACE.sub("", number).upper()
 
 
+def person_key(number: str) -> str | None:
+    """The 17 digits that name one person in either form of their number: an 18-digit number's first 17
+    (the check character follows from them), a 15-digit legacy number's region, ``19``, birth date and
+    order code (the number it was reissued as). None for a number of neither shape. Counting numbers
+    per person groups by this."""
+    value = normalise(number)
+    if _SHAPE_18.match(value):
+        return value[:17]
+    if _SHAPE_15.match(value):
+        return value[:6] + "19" + value[6:]
+    return None
+
+
 @dataclass(frozen=True)
 class Region:
     code: str

@@ -65,6 +65,8 @@ class SubjectInput:
     id_number: IdNumberMeasurement
     id_expires_on: dt.date | None  # None: long-term validity (长期)
     photos: Mapping[str, PhotoInput] = field(default_factory=dict)
+    # Numbers the base holds under this person's ID number (both forms counted together), when known.
+    numbers_on_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -395,6 +397,21 @@ def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[t
             (
                 ReasonCode.ID_LEGACY_NUMBER,
                 {"measure": "id_number_length", "value": 15, "detail": "15-digit legacy number"},
+            )
+        )
+    most = policy.checks.base.max_numbers_per_id
+    if subject.numbers_on_id is not None and subject.numbers_on_id > most:
+        out.append(
+            (
+                ReasonCode.ID_TOO_MANY_NUMBERS,
+                {
+                    "measure": "numbers_on_id",
+                    "value": subject.numbers_on_id,
+                    "threshold": most,
+                    "comparison": ">",
+                    "detail": f"{subject.numbers_on_id} numbers under this ID number (its 15- and 18-digit forms "
+                    f"together); at most {most}",
+                },
             )
         )
     if subject.id_expires_on is not None:

@@ -46,6 +46,7 @@ class ReasonCode(StrEnum):
     ID_EXPIRED = "ID_EXPIRED"
     ID_NUMBER_INVALID = "ID_NUMBER_INVALID"
     ID_LEGACY_NUMBER = "ID_LEGACY_NUMBER"
+    ID_TOO_MANY_NUMBERS = "ID_TOO_MANY_NUMBERS"
 
 
 _SEVERITY_BY_NAME = {s.value: s for s in Severity}
@@ -54,6 +55,8 @@ DEFAULT_SEVERITY: dict[ReasonCode, Severity] = {
     ReasonCode.FACE_MATCH_UNCERTAIN: Severity.REVIEW,
     ReasonCode.ID_LEGACY_NUMBER: Severity.REVIEW,
     ReasonCode.HEAD_COVERED: Severity.REVIEW,  # attire: a person looks unless the policy says fail
+    # Which numbers to keep is the subscriber's choice, made through re-verification, never the tool's.
+    ReasonCode.ID_TOO_MANY_NUMBERS: Severity.REVIEW,
 }
 
 
@@ -253,6 +256,13 @@ class IdRules(_Strict):
     expiry_grace_days: int = Field(ge=0, le=3650)
 
 
+class BaseRules(_Strict):
+    """Signals that need the whole base at once."""
+
+    # MIIT (2016): one person holds at most five mobile numbers at one operator.
+    max_numbers_per_id: int = Field(default=5, ge=1, le=100)
+
+
 class Checks(_Strict):
     face: FaceRules
     clarity: ClarityRules
@@ -260,6 +270,7 @@ class Checks(_Strict):
     occlusion: OcclusionRules
     match: MatchRules
     id: IdRules
+    base: BaseRules = BaseRules()
 
 
 class Policy(_Strict):

@@ -111,6 +111,12 @@ REASONS: dict[str, ReasonText] = {
         "登记的身份证件已过有效期，需要用有效证件重新登记。",
         "The registered ID document has expired; the subscriber must register a valid one.",
     ),
+    "ID_TOO_MANY_NUMBERS": ReasonText(
+        "同一身份证件登记的号码超过规定数量",
+        "同一身份证件在本运营商登记的手机号码超过规定数量（每人最多5个），需由本人核验并选择保留的号码。",
+        "More mobile numbers are registered under this ID at this operator than the rules allow (five a "
+        "person); the subscriber chooses which to keep when re-verifying.",
+    ),
     "PHOTO_RECAPTURE": ReasonText(
         "无法确认本人",
         "审核员判定登记照片无法确认本人，需要重新拍摄。",
@@ -162,6 +168,7 @@ MEASURES: dict[str, MeasureText] = {
     "id_number": MeasureText("身份证号码", "ID number"),
     "id_number_length": MeasureText("身份证号码位数", "ID number length"),
     "id_expires_on": MeasureText("证件有效期至", "ID valid until"),
+    "numbers_on_id": MeasureText("同一身份证件登记的号码数", "numbers registered under this ID"),
 }
 PHOTO_KINDS: dict[str, MeasureText] = {
     "id_portrait": MeasureText("身份证照片", "ID portrait"),

@@ -137,6 +137,13 @@ def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], t
     entries.append(_Entry("id_legacy", g.id_portrait, g.live_photo, id_number="legacy"))
     for name in ("truncated", "corrupt", "empty", "not_an_image"):
         entries.append(_Entry("unreadable", rnd.choice(clear), str(broken[name].resolve())))
+    # One person holding six numbers, one over the MIIT limit: four under the 18-digit number, two
+    # under the 15-digit one it replaced (counted as the same ID).
+    for i in range(6):
+        g = genuine[(7 + i) % len(genuine)]
+        entries.append(
+            _Entry("id_many_numbers", g.id_portrait, g.live_photo, id_number="shared-legacy" if i >= 4 else "shared")
+        )
     return entries
 
 
@@ -190,10 +197,15 @@ def build_demo_base(faces: Path, workdir: Path, today: dt.date | None = None) ->
         writer.writeheader()
         cohort_writer = csv.writer(ch)
         cohort_writer.writerow(["account_id", "cohort"])
+        shared: str | None = None  # the ID number of the person holding several numbers
         for n, entry in enumerate(entries, start=1):
             account_id = f"DEMO{n:05d}"
             valid_id = _fake_id(fake, today)
-            id_number = _special_id(entry.id_number, valid_id) if entry.id_number else valid_id
+            if entry.id_number in ("shared", "shared-legacy"):
+                shared = shared or valid_id
+                valid_id = shared
+            kind = "legacy" if entry.id_number == "shared-legacy" else entry.id_number
+            id_number = _special_id(kind, valid_id) if kind else valid_id
             joined = entry.joined_on or dt.date(rnd.randint(2008, 2025), rnd.randint(1, 12), rnd.randint(1, 28))
             if entry.id_expires_on is not None:
                 expires = entry.id_expires_on

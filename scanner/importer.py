@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from checks.idcard import person_key
 from scanner.audit.log import record
 from scanner.models import Photo, Subscriber
 from scanner.photoroots import PhotoRefError, PhotoRoots
@@ -160,6 +161,7 @@ def _fields(rec: SubscriberRecord, source: str) -> dict[str, Any]:
         "name": rec.name,
         "id_number": rec.id_number,
         "id_legacy": rec.id_legacy,
+        "person_key": person_key(rec.id_number),
         "id_expires_on": rec.id_expires_on,
         "joined_on": rec.joined_on,
         "segment": rec.segment,

@@ -22,6 +22,9 @@ class Subscriber(SQLModel, table=True):
     name: str = Field(max_length=200)
     id_number: str = Field(max_length=18)
     id_legacy: bool = False
+    # The 17 digits naming the person in either form of the number (checks.idcard.person_key): the
+    # numbers held per person are counted by it. None for a number of neither form.
+    person_key: str | None = Field(default=None, max_length=17, index=True)
     id_expires_on: dt.date | None = None  # None: long-term validity
     joined_on: dt.date
     segment: str = Field(default="consumer", max_length=32)

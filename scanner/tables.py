@@ -36,6 +36,7 @@ SUBSCRIBER = Table(
     Column("name", String(200), nullable=False),
     Column("id_number", String(18), nullable=False),
     Column("id_legacy", Boolean(), nullable=False, default=False),
+    Column("person_key", String(17)),
     Column("id_expires_on", Date()),
     Column("joined_on", Date(), nullable=False),
     Column("segment", String(32), nullable=False, default="consumer"),
@@ -45,6 +46,7 @@ SUBSCRIBER = Table(
     Column("updated_at", UtcDateTime(), nullable=False, default=utcnow),
     Index("ix_subscriber_account_id", "account_id", unique=True),
     Index("ix_subscriber_msisdn", "msisdn"),
+    Index("ix_subscriber_person_key", "person_key"),
     Index("ix_subscriber_region_code", "region_code"),
 )
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import orjson
 
-from checks.idcard import measure_id_number
+from checks.idcard import measure_id_number, person_key
 from checks.judge import PhotoInput, SubjectInput, Verdict, judge
 from checks.photo import PhotoMeasurement
 from checks.policy import Policy
@@ -36,6 +36,9 @@ class JudgeSettings:
     policy: Policy
     as_of: dt.date
     preview: bool
+    # person_key -> numbers the base holds under it, for the persons over the policy's limit
+    # (``scanner.scan.basewide``); empty where the base is not looked at (an online re-verification).
+    numbers_on_id: Mapping[str, int] = field(default_factory=dict)
 
 
 # (subscriber id, verdict, reasons, evidence, distances), the last three as JSON text
@@ -86,9 +89,13 @@ def judge_page(settings: JudgeSettings, subs: Sequence[SubRow], photos: Sequence
         out.unreadable += m is None
         by_sub.setdefault(sub_id, {})[kind] = PhotoInput(kind=kind, measurement=m, error=error)
     policy, as_of = settings.policy, settings.as_of
+    over = settings.numbers_on_id
     for sub_id, id_number, expires in subs:
         subject = SubjectInput(
-            id_number=measure_id_number(id_number, as_of), id_expires_on=expires, photos=by_sub.get(sub_id, {})
+            id_number=measure_id_number(id_number, as_of),
+            id_expires_on=expires,
+            photos=by_sub.get(sub_id, {}),
+            numbers_on_id=over.get(person_key(id_number) or "") if over else None,
         )
         j = judge(subject, policy, as_of)
         codes = j.codes

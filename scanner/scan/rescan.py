@@ -28,6 +28,7 @@ from checks.judge import Verdict, needs_descriptor
 from scanner.audit.runs import record_end, record_start
 from scanner.models import ScanRun
 from scanner.policyfile import LoadedPolicy, load_policy
+from scanner.scan.basewide import numbers_over_limit
 from scanner.scan.executors import Executor, default_workers, make_executor
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.scan.lease import Lease, LeaseHeld, LeaseLost, take_lease
@@ -275,7 +276,9 @@ def _run(
 ) -> ScanRun:
     """The run's shards, from the first one not committed, by this process holding the run's lease."""
     assert run.id is not None
-    settings = JudgeSettings(run_id=run.id, policy=loaded.policy, as_of=run.as_of, preview=run.mode == "preview")
+    with engine.connect() as conn:  # the base at the start of this process's part of the run
+        over = numbers_over_limit(conn, loaded.policy.checks.base.max_numbers_per_id)
+    settings = JudgeSettings(run.id, loaded.policy, run.as_of, run.mode == "preview", numbers_on_id=over)
     dlib = needs_descriptor(loaded.policy)
     shard_no, last_id, done = _shard_totals(engine, run.id)
     subscribers_total, photos_total = _counts(engine, run.id)

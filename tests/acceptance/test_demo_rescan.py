@@ -72,6 +72,7 @@ def test_demo_has_about_200_subscribers_of_every_kind(outcome: dict[str, list[di
         "id_invalid",
         "id_legacy",
         "unreadable",
+        "id_many_numbers",
     ):
         assert outcome[cohort], f"cohort {cohort} missing"
 
@@ -86,6 +87,13 @@ def test_exact_cohorts(outcome: dict[str, list[dict[str, Any]]]) -> None:
         assert "ID_NUMBER_INVALID" in row["reasons"] and row["verdict"] == "fail"
     for row in outcome["id_legacy"]:
         assert "ID_LEGACY_NUMBER" in row["reasons"] and row["verdict"] != "pass"
+    assert len(outcome["id_many_numbers"]) == 6
+    for row in outcome["id_many_numbers"]:  # one person, six numbers: two under the 15-digit form
+        (ev,) = [e for e in row["evidence"] if e["code"] == "ID_TOO_MANY_NUMBERS"]
+        assert (ev["value"], ev["threshold"], ev["severity"]) == (6, 5, "review") and row["verdict"] != "pass"
+    assert sum("ID_LEGACY_NUMBER" in row["reasons"] for row in outcome["id_many_numbers"]) == 2
+    others = [r for c, rows in outcome.items() if c != "id_many_numbers" for r in rows]
+    assert not any("ID_TOO_MANY_NUMBERS" in r["reasons"] for r in others)
     for row in outcome["unreadable"]:
         assert "UNREADABLE_PHOTO" in row["reasons"] and row["verdict"] == "fail"
         (ev,) = [e for e in row["evidence"] if e["code"] == "UNREADABLE_PHOTO"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.idcard import age_years, check_character, measure_id_number, normalise, region_for
+from checks.idcard import age_years, check_character, measure_id_number, normalise, person_key, region_for
 
 CHECK_ALPHABET = "0123456789X"
 KNOWN_REGIONS = ("110105", "420102", "440305", "310101", "510104")
@@ -250,3 +250,23 @@ def test_age_years_property(birth: dt.date, days: int) -> None:
             return dt.date(year, 3, 1)
 
     assert birthday(birth.year + age) <= today < birthday(birth.year + age + 1)
+
+
+@given(
+    region=st.sampled_from(["110105", "420102", "440305", "510104"]),
+    birth=st.dates(dt.date(1900, 1, 1), dt.date(1999, 12, 31)),
+    order=st.integers(0, 999),
+)
+def test_both_forms_of_one_persons_number_share_one_key(region: str, birth: dt.date, order: int) -> None:
+    legacy = f"{region}{birth:%y%m%d}{order:03d}"
+    body = f"{region}{birth:%Y%m%d}{order:03d}"
+    reissued = body + check_character(body)
+    assert person_key(legacy) == person_key(reissued) == person_key(reissued.lower()) == body
+    assert person_key(f" {reissued[:6]} {reissued[6:]} ") == body  # as typed, with spaces
+
+
+def test_a_number_of_neither_form_has_no_key() -> None:
+    for bad in ("", "12345", "1101051949123100", "11010519491231002Y", "１１０１０５４９１２３１００２"):
+        assert person_key(bad) is None
+    # A wrong check character still names the same 17 digits: the typo is the ID check's finding.
+    assert person_key("110105194912310029") == person_key("11010519491231002X") == "11010519491231002"

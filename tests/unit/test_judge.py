@@ -584,3 +584,16 @@ def test_reason_to_dict_carries_every_field() -> None:
     reason = Reason(ReasonCode.BLURRY, Severity.FAIL, "live", "sharpness", 12.5, 100.0, "<", "detail")
     expected = {**asdict(reason), "code": "BLURRY", "severity": "fail"}
     assert reason.to_dict() == expected
+
+
+@pytest.mark.parametrize(("numbers", "flagged"), [(None, False), (1, False), (5, False), (6, True), (40, True)])
+def test_more_numbers_on_an_id_than_the_limit_is_review_naming_the_count(
+    default_policy: Policy, numbers: int | None, flagged: bool
+) -> None:
+    j = judge(replace(subject(), numbers_on_id=numbers), default_policy, TODAY)
+    if not flagged:
+        assert j.verdict is Verdict.PASS and j.codes == []
+        return
+    reason = only(j, ReasonCode.ID_TOO_MANY_NUMBERS)
+    assert (reason.severity, reason.value, reason.threshold, reason.comparison) == (Severity.REVIEW, numbers, 5, ">")
+    assert j.verdict is Verdict.REVIEW and f"{numbers} numbers" in reason.detail

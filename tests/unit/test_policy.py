@@ -78,7 +78,12 @@ def test_sha256_changes_when_one_byte_changes(tmp_path: Path) -> None:
 def test_default_severities() -> None:
     policy = load_policy().policy
     for code in ReasonCode:
-        review = (ReasonCode.FACE_MATCH_UNCERTAIN, ReasonCode.ID_LEGACY_NUMBER, ReasonCode.HEAD_COVERED)
+        review = (
+            ReasonCode.FACE_MATCH_UNCERTAIN,
+            ReasonCode.ID_LEGACY_NUMBER,
+            ReasonCode.HEAD_COVERED,
+            ReasonCode.ID_TOO_MANY_NUMBERS,
+        )
         expected = Severity.REVIEW if code in review else Severity.FAIL
         assert DEFAULT_SEVERITY[code] is expected
         if code.value not in policy.severity:
