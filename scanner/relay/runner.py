@@ -212,7 +212,7 @@ class Relay:
                     body = (await response.text(errors="replace")).strip()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
-                self.submissions.pop(name, None)
+                self._unacknowledged(name)  # a timeout may come after Kannel took it
                 self._failed()
                 await self._give_back(notice, f"kannel: {type(exc).__name__}: {exc}".rstrip(": "))
                 return
@@ -222,7 +222,7 @@ class Relay:
                     self.counters.queued_at_gateway += 1
                 await self._ack(notice, name)
                 return
-            self.submissions.pop(name, None)
+            self._unacknowledged(name)
             permanent = status == 403 and DENIED in body.lower()
             if not permanent:
                 self._failed()
@@ -239,6 +239,7 @@ class Relay:
                 raise answer
         except Exception as exc:  # the lease hands it out again; its reports will show it was sent
             self._error(f"notice {notice.id}: ack: {type(exc).__name__}: {exc}")
+            self._unacknowledged(name)
             return
         self.counters.sent()
         sub = self.submissions.get(name)
@@ -247,6 +248,14 @@ class Relay:
             waiting, sub.waiting = sub.waiting, []
             for report in waiting:
                 await self._apply(report)
+
+    def _unacknowledged(self, name: str) -> None:
+        """A submission Kannel may have taken that the queue does not know: the reports that came for it
+        (and those still to come, which the queue will answer ``unknown``) are kept for the notice's
+        next claim, which acknowledges this submission instead of sending again."""
+        sub = self.submissions.pop(name, None)
+        for report in sub.waiting if sub is not None else []:
+            self._keep_unclaimed(report)
 
     async def _give_back(self, notice: ClaimedNotice, error: str, permanent: bool = False) -> None:
         try:

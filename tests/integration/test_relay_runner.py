@@ -328,3 +328,44 @@ def test_notices_still_held_when_the_window_closes_are_given_back_for_the_next_o
     assert len(held) == 3 and all("send window closed" in str(n.error) for n in held)
     opening = RULES.window.next_send_time(NIGHT + RULES.retry.first_delay)
     assert {n.not_before for n in held} == {opening}  # 08:00 the next morning
+
+
+class AckFailsOnce(MemoryNoticeQueue):
+    """The database is away for the first acknowledgement."""
+
+    failed = False
+
+    def ack_many(self, acks: Any, now: dt.datetime | None = None) -> list[str | ValueError]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("database away")
+        return super().ack_many(acks, now)
+
+
+def test_a_send_whose_acknowledgement_failed_is_recovered_from_its_reports_not_sent_again(tmp_path: Path) -> None:
+    """Kannel took notice 1 and reported it (before and after the relay's answer), but the database
+    refused the acknowledgement: the lease brings the notice back and its reports acknowledge it."""
+    clock = [MORNING]
+    queue = AckFailsOnce(RULES)
+    queue.enqueue([queue_of(1).notices[1].draft], MORNING)
+
+    async def scenario() -> tuple[FakeKannel, dict[str, Any]]:
+        fake = FakeKannel(accept, report_first=True)
+        runner = await start(fake)
+        relay, _ = relay_for(tmp_path, fake, queue, clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        while not relay.unclaimed_reports:
+            await asyncio.sleep(0.02)
+        clock[0] = MORNING + dt.timedelta(seconds=RULES.lease_seconds + 1)  # the lease runs out
+        while queue.notices[1].status != "delivered":
+            await asyncio.sleep(0.02)
+        stop.set()
+        final = await task
+        await runner.cleanup()
+        return fake, final
+
+    fake, final = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert len(fake.requests) == 1  # sent once
+    assert final["recovered"] == 1 and "database away" in str(final["last_error"])
+    assert queue.notices[1].gateway_message_id == "rn-1-1" and queue.notices[1].attempts == 2
