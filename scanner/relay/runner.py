@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -87,6 +87,7 @@ class Relay:
         self.failures_in_a_row = 0
         self.paused_until = 0.0
         self.listening: tuple[str, int] | None = None
+        self.report_base = config.report_url  # the bound port's, once the report endpoint listens
         self._acks: Batcher[Ack, str | ValueError] = Batcher(self._ack_many)
         self._receipts: Batcher[Receipt, str | ValueError] = Batcher(self._receipt_many)
         self._sem = asyncio.Semaphore(config.in_flight)
@@ -180,12 +181,6 @@ class Relay:
 
     # --- sending ----------------------------------------------------------------------------------
 
-    def _report_url(self) -> str:
-        """Where Kannel sends the reports: the configured URL, else the address the relay listens on."""
-        if self.config.dlr_url or self.listening is None:
-            return self.config.report_url
-        return f"http://{self.listening[0]}:{self.listening[1]}/dlr"
-
     def _text(self, notice: ClaimedNotice) -> str:
         if self.signature and not notice.text.startswith(self.signature):
             return self.signature + notice.text
@@ -204,7 +199,7 @@ class Relay:
                 to=notice.msisdn,
                 sender=self.config.sender,
                 text=self._text(notice),
-                report_url=f"{self._report_url()}?id={name}",
+                report_url=f"{self.report_base}?id={name}",
                 smsc=None if link == ANY_LINK else link,
             )
             try:
@@ -303,6 +298,8 @@ class Relay:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.listening = sockets[0].getsockname()[:2] if sockets else (self.config.dlr_host, self.config.dlr_port)
+        host, port = self.listening
+        self.report_base = replace(self.config, dlr_host=host, dlr_port=port).report_url  # once, on the bound port
         return runner
 
     async def _on_status(self, request: web.Request) -> web.Response:
