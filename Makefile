@@ -9,7 +9,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review bench-relay bench-base clean
+.PHONY: setup tables demo test lint typecheck check bench bench-cost bench-scale bench-queue bench-cases bench-cli bench-report bench-audit bench-review bench-relay bench-base bench-faces clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -62,6 +62,10 @@ bench-relay: setup
 
 bench-base: setup
 	$(VENV)/bin/python bench/base_signals.py
+
+bench-faces: setup
+	$(VENV)/bin/python bench/face_index.py --faces 100000 --exact --sweep
+	$(VENV)/bin/python bench/face_index.py --faces 1000000
 
 bench-cases: setup
 	$(VENV)/bin/python bench/cases_advance.py

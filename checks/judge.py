@@ -8,7 +8,8 @@ nothing here reads a clock, a file or a database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -61,12 +62,27 @@ class PhotoInput:
 
 
 @dataclass(frozen=True)
+class SameFace:
+    """The face of another subscriber, under another ID number, nearest to one of this subscriber's
+    faces (found across the base by ``scanner.faceindex``)."""
+
+    distance: float  # SFace cosine distance, 1 - cosine
+    photo_kind: str  # this subscriber's photo
+    other_account: str  # the other subscriber's account id
+    other_msisdn: str  # masked
+    other_photo_kind: str
+    others: int = 1  # subscribers of other ID numbers within the bound, this one included
+
+
+@dataclass(frozen=True)
 class SubjectInput:
     id_number: IdNumberMeasurement
     id_expires_on: dt.date | None  # None: long-term validity (长期)
     photos: Mapping[str, PhotoInput] = field(default_factory=dict)
     # Numbers the base holds under this person's ID number (both forms counted together), when known.
     numbers_on_id: int | None = None
+    # The nearest face of another ID number in the base, when one is within the policy's bound.
+    same_face: SameFace | None = None
 
 
 @dataclass(frozen=True)
@@ -436,6 +452,57 @@ def _id_reasons(subject: SubjectInput, policy: Policy, today: dt.date) -> list[t
     return out
 
 
+def _same_face_reasons(same: SameFace | None, policy: Policy) -> list[tuple[ReasonCode, dict[str, Any]]]:
+    bound = policy.checks.base.same_face_max_distance
+    if same is None or same.distance > bound:
+        return []
+    more = f"; {same.others} accounts of other ID numbers in all" if same.others > 1 else ""
+    return [
+        (
+            ReasonCode.FACE_UNDER_OTHER_ID,
+            {
+                "photo_kind": same.photo_kind,
+                "measure": "same_face_distance",
+                "value": round(same.distance, 4),
+                "threshold": bound,
+                "comparison": "<",
+                "detail": f"the same face as the {same.other_photo_kind} photo of account {same.other_account} "
+                f"({same.other_msisdn}), registered under another ID number{more}",
+            },
+        )
+    ]
+
+
+_SAME_FACE_DETAIL = re.compile(r"^the same face as the (\w+) photo of account (\S+) \(")
+
+
+def same_face_other(detail: str) -> tuple[str, str] | None:
+    """(the other subscriber's account id, its photo kind) named by a FACE_UNDER_OTHER_ID detail."""
+    found = _SAME_FACE_DETAIL.match(detail)
+    return None if found is None else (found.group(2), found.group(1))
+
+
+def _verdict_of(severities: Sequence[Severity]) -> Verdict:
+    if Severity.FAIL in severities:
+        return Verdict.FAIL
+    return Verdict.REVIEW if severities else Verdict.PASS
+
+
+def with_same_face(
+    evidence: Sequence[Mapping[str, Any]], same: SameFace | None, policy: Policy
+) -> tuple[Verdict, list[str], list[dict[str, Any]]]:
+    """A stored judgement (its evidence, as ``Reason.to_dict`` gives it) with its FACE_UNDER_OTHER_ID
+    replaced by what ``same`` gives: (verdict, reason codes, evidence), as ``judge`` would give them.
+    A face found under another ID after the subscriber was judged is added this way."""
+    kept = [dict(e) for e in evidence if e["code"] != ReasonCode.FACE_UNDER_OTHER_ID.value]
+    for code, ev in _same_face_reasons(same, policy):
+        severity = policy.severity_of(code)
+        if severity is not Severity.IGNORE:
+            kept.append(Reason(code=code, severity=severity, **ev).to_dict())
+    verdict = _verdict_of([Severity(e["severity"]) for e in kept])
+    return verdict, sorted({e["code"] for e in kept}), kept
+
+
 def _conclude(
     found: list[tuple[ReasonCode, dict[str, Any]]], policy: Policy, distances: Mapping[str, float]
 ) -> Judgement:
@@ -445,12 +512,7 @@ def _conclude(
         if severity is Severity.IGNORE:
             continue
         reasons.append(Reason(code=code, severity=severity, **ev))
-    if any(r.severity is Severity.FAIL for r in reasons):
-        verdict = Verdict.FAIL
-    elif reasons:
-        verdict = Verdict.REVIEW
-    else:
-        verdict = Verdict.PASS
+    verdict = _verdict_of([r.severity for r in reasons])
     return Judgement(verdict=verdict, reasons=tuple(reasons), distances=distances)
 
 
@@ -469,4 +531,5 @@ def judge(subject: SubjectInput, policy: Policy, today: dt.date) -> Judgement:
     match_found, distances = _match_reasons(subject.photos, policy)
     found.extend(match_found)
     found.extend(_id_reasons(subject, policy, today))
+    found.extend(_same_face_reasons(subject.same_face, policy))  # last: with_same_face replaces it there
     return _conclude(found, policy, distances)

@@ -47,6 +47,7 @@ class ReasonCode(StrEnum):
     ID_NUMBER_INVALID = "ID_NUMBER_INVALID"
     ID_LEGACY_NUMBER = "ID_LEGACY_NUMBER"
     ID_TOO_MANY_NUMBERS = "ID_TOO_MANY_NUMBERS"
+    FACE_UNDER_OTHER_ID = "FACE_UNDER_OTHER_ID"
 
 
 _SEVERITY_BY_NAME = {s.value: s for s in Severity}
@@ -57,6 +58,8 @@ DEFAULT_SEVERITY: dict[ReasonCode, Severity] = {
     ReasonCode.HEAD_COVERED: Severity.REVIEW,  # attire: a person looks unless the policy says fail
     # Which numbers to keep is the subscriber's choice, made through re-verification, never the tool's.
     ReasonCode.ID_TOO_MANY_NUMBERS: Severity.REVIEW,
+    # Twins, and a photo reused by the operator's own staff at enrolment, are innocent causes.
+    ReasonCode.FACE_UNDER_OTHER_ID: Severity.REVIEW,
 }
 
 
@@ -261,6 +264,10 @@ class BaseRules(_Strict):
 
     # MIIT (2016): one person holds at most five mobile numbers at one operator.
     max_numbers_per_id: int = Field(default=5, ge=1, le=100)
+    # Two faces of different ID numbers at most this SFace cosine distance (1 - cosine) apart are taken
+    # for one person's (FACE_UNDER_OTHER_ID). It must hold over the whole base, so it is far stricter
+    # than the match band of one subscriber's own photos; `realname calibrate` reports it.
+    same_face_max_distance: float = Field(default=0.20, gt=0, lt=1)
 
 
 class Checks(_Strict):

@@ -117,6 +117,12 @@ REASONS: dict[str, ReasonText] = {
         "More mobile numbers are registered under this ID at this operator than the rules allow (five a "
         "person); the subscriber chooses which to keep when re-verifying.",
     ),
+    "FACE_UNDER_OTHER_ID": ReasonText(
+        "同一人像登记在其他身份证件下",
+        "登记照片中的人像与另一身份证件名下号码的登记照片为同一人，需由本人核验身份。",
+        "The face in the registration photos is the same person's as in the photos of a number registered "
+        "under another ID; the subscriber must verify their identity.",
+    ),
     "PHOTO_RECAPTURE": ReasonText(
         "无法确认本人",
         "审核员判定登记照片无法确认本人，需要重新拍摄。",
@@ -169,6 +175,10 @@ MEASURES: dict[str, MeasureText] = {
     "id_number_length": MeasureText("身份证号码位数", "ID number length"),
     "id_expires_on": MeasureText("证件有效期至", "ID valid until"),
     "numbers_on_id": MeasureText("同一身份证件登记的号码数", "numbers registered under this ID"),
+    "same_face_distance": MeasureText(
+        "与其他证件名下人像的距离（SFace，越小越像）",
+        "distance to a face under another ID (SFace; smaller is more alike)",
+    ),
 }
 PHOTO_KINDS: dict[str, MeasureText] = {
     "id_portrait": MeasureText("身份证照片", "ID portrait"),

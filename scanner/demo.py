@@ -47,7 +47,8 @@ class _Entry:
     live_photo: str = ""
     joined_on: dt.date | None = None
     id_expires_on: str | None = None
-    id_number: str | None = None
+    id_number: str | None = None  # "bad-check-digit" or "legacy": that form of the holder's number
+    person: str | None = None  # the identity whose number it is; None: a number of its own
     segment: str = "consumer"
 
 
@@ -81,6 +82,30 @@ def _write_broken_images(folder: Path) -> dict[str, Path]:
     return {name: path for name, (path, _) in files.items()}
 
 
+# A person holds at most this many numbers in the demo, except the one planted over the limit.
+_MOST_NUMBERS = 5
+_GENUINE_PER_IDENTITY = 3
+
+
+class _Persons:
+    """Who holds each demo number: an ID portrait's identity is the card holder, so every subscriber
+    whose portrait shows one identity holds that identity's number (a person with several numbers),
+    never someone else's. Capacity keeps each person within the numbers the rules allow."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.numbers: dict[str, int] = defaultdict(int)
+        self._rnd = rnd
+
+    def take(self, identity: str) -> str:
+        self.numbers[identity] += 1
+        return identity
+
+    def roomiest(self, identities: list[str]) -> str:
+        """The identity with the fewest numbers so far (ties drawn at random)."""
+        least = min(self.numbers[i] for i in identities)
+        return self.take(self._rnd.choice([i for i in identities if self.numbers[i] == least]))
+
+
 def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], today: dt.date) -> list[_Entry]:
     rnd = random.Random(SEED)
     by_identity: dict[str, list[str]] = defaultdict(list)
@@ -96,54 +121,80 @@ def _cohorts(faces: Path, rows: list[dict[str, str]], broken: dict[str, Path], t
             by_identity[r["identity"]].append(path)
         if r["attributes"] == "multi_face":
             plain_multi.add(path)
-    identities = sorted(i for i, files in by_identity.items() if len(files) >= 2)
-    if len(identities) < 4:
-        raise DemoError(f"{faces}: needs at least 4 identities with two or more photos under identities/")
+    for files in by_identity.values():
+        files.sort()
+    # Identities with three or more photos give genuine subscribers; the one with the most photos is the
+    # person holding six numbers and the next one the face planted under a second ID number. The others,
+    # with fewer photos, are only ever seen in impostors' live photos, so an impostor's face, found under
+    # another ID number across the base, never lands on a genuine subscriber.
+    rich = sorted((i for i, f in by_identity.items() if len(f) >= 3), key=lambda i: (-len(by_identity[i]), i))
+    if len(rich) < 6:
+        raise DemoError(f"{faces}: needs at least 6 identities with three or more photos under identities/")
+    many, planted, regular = rich[0], rich[1], sorted(rich[2:])
+    strangers = sorted(i for i in by_identity if i not in rich) or regular
+    persons = _Persons(rnd)
     entries: list[_Entry] = []
-    for ident in identities:
-        files = sorted(by_identity[ident])
-        for a, b in itertools.pairwise(files):
-            entries.append(_Entry("genuine", a, b))
+    for ident in regular:
+        for a, b in list(itertools.pairwise(by_identity[ident]))[:_GENUINE_PER_IDENTITY]:
+            entries.append(_Entry("genuine", a, b, person=persons.take(ident)))
     genuine = list(entries)
     rnd.shuffle(genuine)
-    clear = [sorted(by_identity[i])[0] for i in identities]
+
+    def portrait_holder() -> tuple[str, str]:
+        ident = persons.roomiest(regular)
+        return by_identity[ident][0], ident
+
+    # Live photos with a second person in them; where the photo names a known
+    # identity with room for a number, the ID portrait is that person's, so only the extra face is wrong.
+    group_photos = sorted(by_folder.get("multi_face", []), key=lambda p: (p not in plain_multi, p))
+    for live in group_photos[:8]:
+        named = [i for i in regular if i in Path(live).name and persons.numbers[i] < _MOST_NUMBERS]
+        portrait, holder = (by_identity[named[0]][0], persons.take(named[0])) if named else portrait_holder()
+        entries.append(_Entry("multi_face", portrait, live, person=holder))
     for _n in range(30):
-        a, b = rnd.sample(identities, 2)
-        entries.append(_Entry("impostor", sorted(by_identity[a])[0], rnd.choice(by_identity[b])))
+        portrait, holder = portrait_holder()
+        entries.append(_Entry("impostor", portrait, rnd.choice(by_identity[rnd.choice(strangers)]), person=holder))
     for cohort, folder, count in (
         ("masked", "occlusion/mask", 20),
         ("sunglasses", "occlusion/sunglasses", 15),
         ("no_face", "no_face", 9),
     ):
         for live in sorted(by_folder.get(folder, []))[:count]:
-            entries.append(_Entry(cohort, rnd.choice(clear), live))
-    # Live photos with a second person in them; where the photo names a known
-    # identity, the ID portrait is that person's, so only the extra face is wrong.
-    group_photos = sorted(by_folder.get("multi_face", []), key=lambda p: (p not in plain_multi, p))
-    for live in group_photos[:8]:
-        named = [i for i in identities if i in Path(live).name]
-        portrait = sorted(by_identity[named[0]])[0] if named else rnd.choice(clear)
-        entries.append(_Entry("multi_face", portrait, live))
+            portrait, holder = portrait_holder()
+            entries.append(_Entry(cohort, portrait, live, person=holder))
     # The 2003 subscriber: joined before photo capture existed; ID card renewed since.
     entries.append(_Entry("no_photo_2003", joined_on=dt.date(2003, 6, 18), id_expires_on="2034-03-01"))
+    roomy = iter(genuine)
+
+    def genuine_with_room() -> _Entry:
+        """A genuine pair whose holder may take one more number (taken)."""
+        g = next(e for e in roomy if persons.numbers[e.person or ""] < _MOST_NUMBERS)
+        persons.take(g.person or "")
+        return g
+
     for i in range(3):
-        g = genuine[i]
+        g = genuine_with_room()
         expired = (today - dt.timedelta(days=30 + 200 * i)).isoformat()
-        entries.append(_Entry("id_expired", g.id_portrait, g.live_photo, id_expires_on=expired))
-    for i in range(3):
-        g = genuine[3 + i]
-        entries.append(_Entry("id_invalid", g.id_portrait, g.live_photo, id_number="bad-check-digit"))
-    g = genuine[6]
-    entries.append(_Entry("id_legacy", g.id_portrait, g.live_photo, id_number="legacy"))
+        entries.append(_Entry("id_expired", g.id_portrait, g.live_photo, id_expires_on=expired, person=g.person))
+    for _i in range(3):
+        g = genuine_with_room()
+        entries.append(_Entry("id_invalid", g.id_portrait, g.live_photo, id_number="bad-check-digit", person=g.person))
+    g = genuine_with_room()
+    entries.append(_Entry("id_legacy", g.id_portrait, g.live_photo, id_number="legacy", person=g.person))
     for name in ("truncated", "corrupt", "empty", "not_an_image"):
-        entries.append(_Entry("unreadable", rnd.choice(clear), str(broken[name].resolve())))
+        portrait, holder = portrait_holder()
+        entries.append(_Entry("unreadable", portrait, str(broken[name].resolve()), person=holder))
     # One person holding six numbers, one over the MIIT limit: four under the 18-digit number, two
     # under the 15-digit one it replaced (counted as the same ID).
+    pairs = list(itertools.pairwise(by_identity[many]))
     for i in range(6):
-        g = genuine[(7 + i) % len(genuine)]
-        entries.append(
-            _Entry("id_many_numbers", g.id_portrait, g.live_photo, id_number="shared-legacy" if i >= 4 else "shared")
-        )
+        a, b = pairs[i % len(pairs)]
+        entries.append(_Entry("id_many_numbers", a, b, id_number="legacy" if i >= 4 else None, person=many))
+    # One face under two ID numbers: a person's own registration, and a second number registered under
+    # another person's ID with this person's portrait and the very same live photo (re-used at enrolment).
+    p1, p2, p3 = by_identity[planted][:3]
+    entries.append(_Entry("face_other_id", p1, p2, person=planted))
+    entries.append(_Entry("face_other_id", p3, p2, person=None))
     return entries
 
 
@@ -197,14 +248,13 @@ def build_demo_base(faces: Path, workdir: Path, today: dt.date | None = None) ->
         writer.writeheader()
         cohort_writer = csv.writer(ch)
         cohort_writer.writerow(["account_id", "cohort"])
-        shared: str | None = None  # the ID number of the person holding several numbers
+        numbers: dict[str, str] = {}  # identity -> its person's ID number
         for n, entry in enumerate(entries, start=1):
             account_id = f"DEMO{n:05d}"
             valid_id = _fake_id(fake, today)
-            if entry.id_number in ("shared", "shared-legacy"):
-                shared = shared or valid_id
-                valid_id = shared
-            kind = "legacy" if entry.id_number == "shared-legacy" else entry.id_number
+            if entry.person is not None:
+                valid_id = numbers.setdefault(entry.person, valid_id)
+            kind = entry.id_number
             id_number = _special_id(kind, valid_id) if kind else valid_id
             joined = entry.joined_on or dt.date(rnd.randint(2008, 2025), rnd.randint(1, 12), rnd.randint(1, 28))
             if entry.id_expires_on is not None:

@@ -112,6 +112,35 @@ class Measurement(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+class FaceIndexState(SQLModel, table=True):
+    """The face index kept beside the database (``scanner.faceindex``): which file it is and how far
+    the pairs of ``face_pair`` were searched. One row."""
+
+    __tablename__ = "face_index"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: str = Field(max_length=32)  # names the index file; a file of another uuid is not this database's
+    searched_to: int = 0  # faces of measurements up to this id have been searched for their neighbours
+    radius: float = 0.0  # pairs were recorded within this SFace cosine distance
+    faces: int = 0  # faces in the index
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class FacePair(SQLModel, table=True):
+    """Two measured faces (of different photo files) within the index's radius of each other."""
+
+    __tablename__ = "face_pair"
+    __table_args__ = (
+        UniqueConstraint("measurement_a", "measurement_b", name="uq_face_pair"),
+        Index("ix_face_pair_distance", "distance"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    measurement_a: int  # the smaller measurement id of the two
+    measurement_b: int
+    distance: float  # SFace cosine distance, 1 - cosine
+
+
 class Finding(SQLModel, table=True):
     __tablename__ = "finding"
     __table_args__ = (UniqueConstraint("run_id", "subscriber_id", name="uq_finding_run_subscriber"),)

@@ -121,6 +121,28 @@ MEASUREMENT = Table(
     UniqueConstraint("photo_sha256", "extractor_version", name="uq_measurement_sha_version"),
 )
 
+FACE_INDEX_STATE = Table(
+    "face_index",
+    METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("uuid", String(32), nullable=False),
+    Column("searched_to", Integer(), nullable=False, default=0),
+    Column("radius", Float(), nullable=False, default=0.0),
+    Column("faces", Integer(), nullable=False, default=0),
+    Column("updated_at", UtcDateTime(), nullable=False, default=utcnow),
+)
+
+FACE_PAIR = Table(
+    "face_pair",
+    METADATA,
+    Column("id", Integer(), primary_key=True),
+    Column("measurement_a", Integer(), nullable=False),
+    Column("measurement_b", Integer(), nullable=False),
+    Column("distance", Float(), nullable=False),
+    Index("ix_face_pair_distance", "distance"),
+    UniqueConstraint("measurement_a", "measurement_b", name="uq_face_pair"),
+)
+
 FINDING = Table(
     "finding",
     METADATA,

@@ -161,7 +161,43 @@ def calibration_tables(summary: dict[str, Any], policy_label: str) -> list[Table
     gen = cp["genuine_pairs"]
     high = "-" if gen["highest_likeness"] is None else f"{gen['highest_likeness']:.4f} (highest)"
     copies.add_row("two captures of one person", str(gen["n"]), str(gen["flagged"]), high)
-    return [head, attrs, bands, rates, sweep, copies]
+    return [head, attrs, bands, rates, sweep, copies, same_face_table(summary["same_face"])]
+
+
+def same_face_table(sf: dict[str, Any]) -> Table:
+    """FACE_UNDER_OTHER_ID's bound against different persons, captures of one person and copies."""
+    table = Table(title=f"FACE_UNDER_OTHER_ID: SFace distance <= {sf['max_distance']} across the base", show_edge=False)
+    for column in ("pairs", "n", "within", "rate", "95% upper", "nearest"):
+        table.add_column(column, justify="left" if column == "pairs" else "right")
+
+    def row(label: str, got: dict[str, Any]) -> None:
+        if not got["pairs"]:
+            return
+        table.add_row(
+            label,
+            str(got["pairs"]),
+            str(got["within"]),
+            f"{got['rate']:.4%}",
+            f"{got['rate_95_upper']:.4%}",
+            f"{got['nearest']:.4f}",
+        )
+
+    row("different persons", sf["impostor"])
+    row("two captures of one person", sf["genuine"])
+    for source, part in sf["by_source"].items():
+        row(f"  {source}: different persons", part["impostor"])
+        row(f"  {source}: one person", part["genuine"])
+    for name, got in sf["copies"].items():
+        row(f"original ~ {name}", got)
+    per_face, tail = sf["other_persons_per_face_95_upper"], sf["other_persons_per_face_tail"]
+    if per_face is not None:
+        table.caption = (
+            f"One face searched against {sf['base_faces']:,}: up to {per_face:,} other persons within the bound "
+            "at the 95% upper bound of the measured rate"
+            + (f"; about {tail:g} by the tail of the different persons' distances, extrapolated" if tail else "")
+            + "."
+        )
+    return table
 
 
 def run_renderables(run: Any, report_command: str, tables: bool = True) -> list[Any]:

@@ -173,7 +173,7 @@ def rescan_command(
     database: DatabaseOpt = None,
 ) -> None:
     """Judge every subscriber under a policy and write one finding each (resumable, cached, previewable)."""
-    from scanner.cli.console import console, log_line, scan_progress
+    from scanner.cli.console import console, err_console, log_line, plain, scan_progress
     from scanner.cli.console_scan import run_renderables
     from scanner.db import open_engine
     from scanner.scan.rescan import RescanError, rescan
@@ -200,6 +200,7 @@ def rescan_command(
                 page_size=page_size,
                 on_start=on_start,
                 on_progress=on_progress,
+                on_note=(lambda m: log_line("note", message=m)) if quiet else (lambda m: err_console.print(plain(m))),
             )
     except (RescanError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Row
 
-from checks.judge import MATCH_MEASURES, match_band, match_bands
-from checks.policy import Policy
+from checks.judge import MATCH_MEASURES, match_band, match_bands, same_face_other
+from checks.policy import Policy, ReasonCode
 from notices.privacy import mask_number
 from notices.review import OPEN_ITEM_STATES, ReviewRules
 from scanner.report.rows import province
@@ -29,6 +29,7 @@ class PhotoView:
     uri: str
     sha256: str | None
     measurement: dict[str, Any] | None  # width_px, height_px, face_box, landmarks, ... (original pixels)
+    owner: str | None = None  # another subscriber's photo shown beside these: its account, number masked
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,28 @@ def _measurements(conn: Connection, shas: list[str]) -> dict[str, dict[str, Any]
     return {r.photo_sha256: {k: v for k, v in dict(r[1]).items() if k not in keep} for r in rows}
 
 
+def _other_faces(conn: Connection, evidence: list[dict[str, Any]]) -> list[PhotoView]:
+    """The photos of the other subscribers a FACE_UNDER_OTHER_ID finding names, to be compared."""
+    out = []
+    for ev in evidence:
+        named = (
+            same_face_other(str(ev.get("detail") or "")) if ev.get("code") == ReasonCode.FACE_UNDER_OTHER_ID else None
+        )
+        if named is None:
+            continue
+        account, kind = named
+        row = conn.execute(
+            select(PHOTO, SUBSCRIBER.c.msisdn)
+            .join(SUBSCRIBER, SUBSCRIBER.c.id == PHOTO.c.subscriber_id)
+            .where(SUBSCRIBER.c.account_id == account, PHOTO.c.kind == kind)
+        ).first()
+        if row is not None:
+            measured = _measurements(conn, [row.sha256] if row.sha256 else [])
+            owner = f"{account} ({mask_number(row.msisdn)})"
+            out.append(PhotoView(row.id, "other_id", row.uri, row.sha256, measured.get(row.sha256 or ""), owner))
+    return out
+
+
 def _match(distances: dict[str, float], policy: Policy | None) -> list[dict[str, Any]]:
     out = []
     for key, value in sorted(distances.items()):
@@ -120,6 +143,7 @@ def item_detail(
             select(FINDING.c.evidence, FINDING.c.distances).where(FINDING.c.id == item.finding_id)
         ).first()
     distances = {k: float(v) for k, v in dict(finding.distances if finding else {}).items()}
+    evidence = [dict(e) for e in (finding.evidence if finding else [])]
     order = {kind: n for n, kind in enumerate(KINDS)}
     return ItemDetail(
         id=item.id,
@@ -153,8 +177,9 @@ def item_detail(
         photos=sorted(
             (PhotoView(p.id, p.kind, p.uri, p.sha256, measured.get(p.sha256) if p.sha256 else None) for p in photos),
             key=lambda p: (order.get(p.kind, 9), p.id),
-        ),
-        evidence=[dict(e) for e in (finding.evidence if finding else [])],
+        )
+        + _other_faces(conn, evidence),
+        evidence=evidence,
         distances=distances,
         match=_match(distances, policy),
     )

@@ -328,6 +328,84 @@ def _copies(cal: Calibration, policy: Policy) -> dict[str, Any]:
     return out
 
 
+def _sface_distance(a: PhotoMeasurement | None, b: PhotoMeasurement | None) -> float | None:
+    cosine = None if a is None or b is None else match_score("sface", a, b)
+    return None if cosine is None else round(1.0 - cosine, 4)
+
+
+# Faces in the base an impostor rate is read against: a face is compared with every other.
+BASE_FACES = 1_000_000
+
+
+def _same_face(cal: Calibration, policy: Policy) -> dict[str, Any]:
+    """How the base-wide same-face bound (``[checks.base] same_face_max_distance``, SFace cosine distance)
+    treats different persons, two captures of one person, and copies of one photo.
+
+    The labelled set has far fewer impostor pairs than a base: with none inside the bound the measured
+    rate is 0 and only its 95% upper bound says anything, so both are given, and what that upper bound
+    would mean for one face searched against a base of ``BASE_FACES``."""
+    bound = policy.checks.base.same_face_max_distance
+    distances = [(p["genuine"], p["source"], 1.0 - p["cosine"]) for p in cal.pairs if p["cosine"] is not None]
+
+    def within(rows: list[float]) -> dict[str, Any]:
+        k = sum(d <= bound for d in rows)
+        _low, high = wilson_interval(k, len(rows))
+        return {
+            "pairs": len(rows),
+            "within": k,
+            "rate": round(k / len(rows), 6) if rows else None,
+            "rate_95_upper": round(high, 6) if rows else None,
+            "nearest": round(min(rows), 4) if rows else None,
+        }
+
+    impostor = within([d for g, _s, d in distances if not g])
+    genuine = within([d for g, _s, d in distances if g])
+    by_source = {
+        source: {
+            "genuine": within([d for g, s, d in distances if g and s == source]),
+            "impostor": within([d for g, s, d in distances if not g and s == source]),
+        }
+        for source in PAIR_SOURCES
+    }
+    originals = {r.photo.file: r for r in cal.results if r.variant is None}
+    copies = {}
+    for name in COPY_SPECS:
+        found = [
+            _sface_distance(originals[r.photo.file].measurement, r.measurement)
+            for r in cal.results
+            if r.variant == name and r.photo.file in originals
+        ]
+        copies[name] = within([d for d in found if d is not None])
+    upper = impostor["rate_95_upper"]
+    tail = _tail_rate([d for g, _s, d in distances if not g], bound)
+    return {
+        "measure": "same_face_distance",
+        "max_distance": bound,
+        "genuine": genuine,
+        "impostor": impostor,
+        "by_source": by_source,
+        "copies": copies,
+        "base_faces": BASE_FACES,
+        "other_persons_per_face_95_upper": None if upper is None else round(upper * (BASE_FACES - 1), 1),
+        "impostor_tail_rate": None if tail is None else float(f"{tail:.3g}"),
+        "other_persons_per_face_tail": None if tail is None else round(tail * (BASE_FACES - 1), 3),
+    }
+
+
+def _tail_rate(impostor: list[float], bound: float) -> float | None:
+    """The share of different persons' pairs within ``bound``, extrapolated from the nearest part of
+    their distances (between 0.1% and 5% of the pairs): log of the share against the distance, fitted
+    by a straight line. A model, not a measurement; None with too few pairs to fit."""
+    ranked = np.sort(np.asarray(impostor, dtype=np.float64))
+    n = len(ranked)
+    lo, hi = int(np.ceil(0.001 * n)), int(np.floor(0.05 * n))
+    if hi - lo < 10:
+        return None
+    ranks = np.arange(lo, hi)
+    slope, intercept = np.polyfit(ranked[ranks], np.log((ranks + 1) / n), 1)
+    return float(min(1.0, np.exp(slope * bound + intercept)))
+
+
 def _photo_figures(results: list[PhotoResult]) -> dict[str, Any]:
     """The per-photo rates of ``results`` (originals and their derived variants)."""
     originals = [r for r in results if r.variant is None]
@@ -364,6 +442,7 @@ def _summary(cal: Calibration, policy: Policy, pairs_prefix: str) -> dict[str, A
     models = {model: _model_summary(model, cal.pairs, policy) for model in MATCH_MODELS}
     chosen = models[rules.model]
     summary["copies"] = _copies(cal, policy)
+    summary["same_face"] = _same_face(cal, policy)
     summary["face_match"] = {
         "pairs_from": pairs_prefix,
         "model": rules.model,

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from checks.idcard import measure_id_number, person_key
-from checks.judge import PhotoInput, SubjectInput, Verdict, judge
+from checks.judge import PhotoInput, SameFace, SubjectInput, Verdict, judge
 from checks.photo import PhotoMeasurement
 from checks.policy import Policy
 
@@ -39,6 +39,9 @@ class JudgeSettings:
     # person_key -> numbers the base holds under it, for the persons over the policy's limit
     # (``scanner.scan.basewide``); empty where the base is not looked at (an online re-verification).
     numbers_on_id: Mapping[str, int] = field(default_factory=dict)
+    # subscriber id -> the nearest face of another ID number within the policy's bound, for the
+    # subscribers that have one (``scanner.scan.basewide``); empty where the base is not looked at.
+    same_face: Mapping[int, SameFace] = field(default_factory=dict)
 
 
 # (subscriber id, verdict, reasons, evidence, distances), the last three as JSON text
@@ -89,13 +92,14 @@ def judge_page(settings: JudgeSettings, subs: Sequence[SubRow], photos: Sequence
         out.unreadable += m is None
         by_sub.setdefault(sub_id, {})[kind] = PhotoInput(kind=kind, measurement=m, error=error)
     policy, as_of = settings.policy, settings.as_of
-    over = settings.numbers_on_id
+    over, same = settings.numbers_on_id, settings.same_face
     for sub_id, id_number, expires in subs:
         subject = SubjectInput(
             id_number=measure_id_number(id_number, as_of),
             id_expires_on=expires,
             photos=by_sub.get(sub_id, {}),
             numbers_on_id=over.get(person_key(id_number) or "") if over else None,
+            same_face=same.get(sub_id) if same else None,
         )
         j = judge(subject, policy, as_of)
         codes = j.codes

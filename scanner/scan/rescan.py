@@ -28,11 +28,12 @@ from checks.judge import Verdict, needs_descriptor
 from scanner.audit.runs import record_end, record_start
 from scanner.models import ScanRun
 from scanner.policyfile import LoadedPolicy, load_policy
-from scanner.scan.basewide import numbers_over_limit
+from scanner.scan.basewide import faces_under_other_ids, numbers_over_limit
 from scanner.scan.executors import Executor, default_workers, make_executor
 from scanner.scan.judging import JudgedPage, JudgeSettings, judge_page
 from scanner.scan.lease import Lease, LeaseHeld, LeaseLost, take_lease
 from scanner.scan.readahead import CachedShard, PageReaders, database_url_of
+from scanner.scan.sameface import settle_faces
 from scanner.scan.shards import (
     Page,
     RecentShas,
@@ -214,6 +215,7 @@ def rescan(
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[ScanRun, Progress], None] | None = None,
     page_size: int = PAGE_SIZE,
+    on_note: Callable[[str], None] | None = None,
 ) -> ScanRun:
     """Judge every subscriber (or, with ``resume``, those a killed run had not reached); return the finished run."""
     if resume is not None:
@@ -250,6 +252,7 @@ def rescan(
             on_progress=on_progress,
             on_start=on_start,
             page_size=page_size,
+            note=on_note,
         )
     except LeaseLost as exc:
         raise RescanError(str(exc)) from None
@@ -273,12 +276,15 @@ def _run(
     on_progress: ProgressCallback | None,
     on_start: Callable[[ScanRun, Progress], None] | None,
     page_size: int,
+    note: Callable[[str], None] | None = None,
 ) -> ScanRun:
     """The run's shards, from the first one not committed, by this process holding the run's lease."""
     assert run.id is not None
+    policy = loaded.policy
     with engine.connect() as conn:  # the base at the start of this process's part of the run
-        over = numbers_over_limit(conn, loaded.policy.checks.base.max_numbers_per_id)
-    settings = JudgeSettings(run.id, loaded.policy, run.as_of, run.mode == "preview", numbers_on_id=over)
+        over = numbers_over_limit(conn, policy.checks.base.max_numbers_per_id)
+    same = faces_under_other_ids(engine, policy, note)
+    settings = JudgeSettings(run.id, policy, run.as_of, run.mode == "preview", numbers_on_id=over, same_face=same)
     dlib = needs_descriptor(loaded.policy)
     shard_no, last_id, done = _shard_totals(engine, run.id)
     subscribers_total, photos_total = _counts(engine, run.id)
@@ -360,6 +366,8 @@ def _run(
                     commit_first()
             while pending:
                 commit_first()
+        lease.check()
+        settle_faces(engine, settings.run_id, policy, lambda: faces_under_other_ids(engine, policy, note), lease.renew)
         return _mark(engine, run, lease, status="finished")
     except LeaseLost:
         raise  # the run is another process's now: its status is not this one's to set

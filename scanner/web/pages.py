@@ -53,7 +53,9 @@ def _photo_views(detail: ItemDetail) -> list[dict[str, Any]]:
             {
                 "id": p.id,
                 "kind": p.kind,
-                "title": KIND_NAMES.get(p.kind, p.kind),
+                "title": KIND_NAMES.get(p.kind, p.kind)
+                if p.owner is None
+                else f"同一人像 · 其他证件名下 Same face, another ID: {p.owner}",
                 "file": p.uri.rsplit("/", 1)[-1],
                 "problem": prepared.problem,
                 "changed": changed,

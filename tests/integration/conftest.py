@@ -32,8 +32,10 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema; dropped afterwards."""
+def pg_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema; dropped afterwards. Its face index is kept in
+    the test's own folder (a server database has no file to keep it beside)."""
+    monkeypatch.setenv("REALNAME_FACE_INDEX", str(tmp_path / "faces-index"))
     problem = _pg_available()
     if problem:
         if os.environ.get("CI"):

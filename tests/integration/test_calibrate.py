@@ -92,6 +92,17 @@ def test_rates_pairs_and_variants(subset: Path) -> None:
             assert at is None or 0.0 <= at["genuine_accept"] <= 1.0
     assert all(p["bands"]["dlib"] in ("match", "review", "mismatch") for p in cal.pairs)
 
+    # The base-wide same-face bound: different persons, captures of one person, copies of one photo.
+    sf = s["same_face"]
+    assert sf["max_distance"] == 0.2 and sf["measure"] == "same_face_distance"
+    assert sf["genuine"]["pairs"] == len(genuine) and sf["impostor"]["pairs"] == len(cal.pairs) - len(genuine)
+    assert sf["impostor"]["within"] == 0 and sf["impostor"]["nearest"] > 0.2  # measured: 0.54 on the full set
+    assert 0 < sf["impostor"]["rate_95_upper"] < 0.5  # a small subset: a wide interval around 0
+    resaved = sf["copies"]["copy_resaved"]
+    assert resaved["pairs"] and resaved["within"] >= 0.9 * resaved["pairs"]  # measured: 97% on the full set
+    within_genuine = [p for p in genuine if 1 - p["cosine"] <= 0.2]
+    assert sf["genuine"]["within"] == len(within_genuine)
+
 
 def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> None:
     out = tmp_path / "cal.json"
@@ -116,6 +127,7 @@ def test_cli_json_lists_every_photo_and_pair(subset: Path, tmp_path: Path) -> No
     assert "face found, clear photos" in text.output and "impostor" in text.output
     assert "model sface (face_cosine)" in text.output and "at 0.01%" in text.output
     assert "Per source (95% Wilson intervals)" in text.output and "ageitgey/face_recognition" in text.output
+    assert "FACE_UNDER_OTHER_ID: SFace distance <= 0.2 across the base" in text.output
 
 
 @pytest.mark.parametrize(

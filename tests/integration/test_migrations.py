@@ -29,6 +29,8 @@ TABLES = {
     "review_item",
     "review_decision",
     "web_session",
+    "face_index",
+    "face_pair",
 }
 
 

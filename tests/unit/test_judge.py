@@ -10,11 +10,23 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from policy_overlays import FIXTURE_POLICIES, overlaid
 
 from checks.face import encode_feature, fused_score
 from checks.idcard import measure_id_number
-from checks.judge import Judgement, PhotoInput, Reason, SubjectInput, Verdict, judge
+from checks.judge import (
+    Judgement,
+    PhotoInput,
+    Reason,
+    SameFace,
+    SubjectInput,
+    Verdict,
+    judge,
+    same_face_other,
+    with_same_face,
+)
 from checks.photo import PhotoMeasurement
 from checks.policy import Policy, ReasonCode, Severity, parse_policy
 
@@ -597,3 +609,62 @@ def test_more_numbers_on_an_id_than_the_limit_is_review_naming_the_count(
     reason = only(j, ReasonCode.ID_TOO_MANY_NUMBERS)
     assert (reason.severity, reason.value, reason.threshold, reason.comparison) == (Severity.REVIEW, numbers, 5, ">")
     assert j.verdict is Verdict.REVIEW and f"{numbers} numbers" in reason.detail
+
+
+def same_face(distance: float, others: int = 1) -> SameFace:
+    return SameFace(distance, "live", "ACC-7", "139****0001", "id_portrait", others)
+
+
+@pytest.mark.parametrize(
+    ("distance", "flagged"), [(0.0, True), (0.12, True), (0.2, True), (0.2001, False), (0.6, False)]
+)
+def test_a_face_under_another_id_within_the_bound_is_review_naming_the_other_account(
+    default_policy: Policy, distance: float, flagged: bool
+) -> None:
+    j = judge(replace(subject(), same_face=same_face(distance)), default_policy, TODAY)
+    if not flagged:
+        assert j.verdict is Verdict.PASS and j.codes == []
+        return
+    reason = only(j, ReasonCode.FACE_UNDER_OTHER_ID)
+    assert (reason.severity, reason.value, reason.threshold) == (Severity.REVIEW, distance, 0.2)
+    assert (reason.photo_kind, reason.measure, reason.comparison) == ("live", "same_face_distance", "<")
+    assert "ACC-7" in reason.detail and "139****0001" in reason.detail and "id_portrait" in reason.detail
+    assert j.verdict is Verdict.REVIEW
+    assert same_face_other(reason.detail) == ("ACC-7", "id_portrait")  # what the review page shows beside
+
+
+def test_the_count_of_other_accounts_is_named_and_a_policy_may_fail_it(default_policy: Policy) -> None:
+    strict = policy_with(severity={"FACE_UNDER_OTHER_ID": "fail"})
+    j = judge(replace(subject(), same_face=same_face(0.05, others=3)), strict, TODAY)
+    assert (
+        j.verdict is Verdict.FAIL and "3 accounts of other ID numbers" in only(j, ReasonCode.FACE_UNDER_OTHER_ID).detail
+    )
+    ignored = policy_with(severity={"FACE_UNDER_OTHER_ID": "ignore"})
+    assert judge(replace(subject(), same_face=same_face(0.05)), ignored, TODAY).verdict is Verdict.PASS
+
+
+_SUBJECTS = st.sampled_from(
+    [
+        subject(),
+        subject(id_number=LEGACY_ID),
+        subject(id_number=BAD_CHECK_ID),
+        subject({"id_portrait": good_photo(), "live": good_photo(sharpness=5.0)}),
+        subject({"id_portrait": good_photo()}),
+        subject(expires=dt.date(2020, 1, 1)),
+    ]
+)
+_SAME = st.one_of(st.none(), st.builds(same_face, st.floats(0.0, 0.5), st.integers(1, 4)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_SUBJECTS, _SAME, _SAME)
+def test_with_same_face_gives_what_judge_gives(
+    base: SubjectInput, before: SameFace | None, after: SameFace | None
+) -> None:
+    """A stored judgement whose face under another ID changed is rewritten to exactly what judging again
+    with the new one gives: verdict, codes and evidence."""
+    policy = policy_with()
+    stored = judge(replace(base, same_face=before), policy, TODAY)
+    verdict, codes, evidence = with_same_face([r.to_dict() for r in stored.reasons], after, policy)
+    fresh = judge(replace(base, same_face=after), policy, TODAY)
+    assert (verdict, codes, evidence) == (fresh.verdict, fresh.codes, [r.to_dict() for r in fresh.reasons])

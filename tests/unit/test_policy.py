@@ -83,6 +83,7 @@ def test_default_severities() -> None:
             ReasonCode.ID_LEGACY_NUMBER,
             ReasonCode.HEAD_COVERED,
             ReasonCode.ID_TOO_MANY_NUMBERS,
+            ReasonCode.FACE_UNDER_OTHER_ID,
         )
         expected = Severity.REVIEW if code in review else Severity.FAIL
         assert DEFAULT_SEVERITY[code] is expected
