@@ -99,7 +99,7 @@ def run(
     index.add(labels[-held:], vectors[-held:])
     t_add = time.perf_counter() - t1
     t2 = time.perf_counter()
-    d_new, n_new = index.search(vectors[-held:])
+    d_new, n_new = index.search(vectors[-held:], max(efs, fv.EF_SEARCH_NEW))
     t_new = time.perf_counter() - t2
     new_pairs = pairs_within(labels[-held:], d_new, n_new, BOUND)
     new_labels = set(labels[-held:].tolist())
@@ -119,7 +119,8 @@ def run(
         f"(first 90% {t_first:.1f} s, last 10% added {t_add:.1f} s) | "
         f"whole-base search {t_all:.1f} s ({len(vectors) / t_all:,.0f} faces/s) | "
         f"recall {recall(found, truth)} (+{extra} not in the truth) | "
-        f"new 10% searched alone {t_new:.1f} s, recall {recall(new_pairs, new_truth)} | "
+        f"new 10% searched alone (efSearch {max(efs, fv.EF_SEARCH_NEW)}) {t_new:.1f} s, "
+        f"recall {recall(new_pairs, new_truth)} | "
         f"file {size / 1e6:.0f} MB | peak RSS {peak_mb():,.0f} MB",
         flush=True,
     )

@@ -195,7 +195,8 @@ def check_anchor(conn: Connection, result: Verification, seq: int, expected: str
         result.anchor_problem = f"row {seq} now has digest {found.digest}, not {expected}: the chain was rewritten"
 
 
-_FINDING_COLUMNS = (
+# A finding's columns as its shard's digest reads them (the JSON columns as the text stored).
+DIGESTED_FINDING_COLUMNS = (
     FINDING.c.subscriber_id,
     FINDING.c.verdict,
     cast(FINDING.c.reasons, Text).label("reasons"),
@@ -233,7 +234,7 @@ def recompute_run(conn: Connection, run_id: int, page: int = PAGE) -> RunRecompu
     i, last = 0, -1
     while True:
         rows = conn.execute(
-            select(*_FINDING_COLUMNS)
+            select(*DIGESTED_FINDING_COLUMNS)
             .where(FINDING.c.run_id == run_id, FINDING.c.subscriber_id > last)
             .order_by(FINDING.c.subscriber_id)
             .limit(page)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from checks.face import decode_feature
 from checks.photo import EXTRACTOR_VERSION
-from scanner.faceindex.vectors import DIM, FaceVectors, Labels, Matrix, pairs_within
+from scanner.faceindex.vectors import DIM, EF_SEARCH, EF_SEARCH_NEW, FaceVectors, Labels, Matrix, pairs_within
 from scanner.tables import FACE_INDEX_STATE, FACE_PAIR, MEASUREMENT
 from scanner.utctime import utcnow
 
@@ -151,8 +151,9 @@ def sync(engine: Engine, bound: float, note: Note | None = None) -> SyncResult:
             if wanted.any():
                 pending.append((labels[wanted], feats[wanted]))
     pairs: dict[tuple[int, int], float] = {}
+    effort = EF_SEARCH if rebuilt else EF_SEARCH_NEW
     for labels, feats in pending:  # searched once every new face is in: pairs among them are found too
-        distances, neighbours = vectors.search(feats)
+        distances, neighbours = vectors.search(feats, effort)
         for key, d in pairs_within(labels, distances, neighbours, radius).items():
             if key not in pairs or d < pairs[key]:
                 pairs[key] = d

@@ -2,8 +2,9 @@
 
 Features are unit length, so the inner product is the cosine and a face's distance to another is
 ``1 - inner product``. A search returns each face's ``K`` nearest faces with ``EF_SEARCH``
-candidates explored; the pairs within the policy's bound are what the base-wide signal needs
-(``bench/face_index.py`` measures the recall of these settings against exact search).
+candidates explored (``EF_SEARCH_NEW`` for a run's new faces, searched alone); the pairs within
+the policy's bound are what the base-wide signal needs (``bench/face_index.py`` measures the recall
+of these settings against exact search).
 
 The file is faiss's own serialisation of the index, written to a temporary file beside the target
 and renamed over it, so a reader sees the old index or the new one, never half of one.
@@ -23,7 +24,8 @@ import numpy.typing as npt
 DIM = 128  # SFace's feature
 HNSW_M = 32  # links per node
 EF_CONSTRUCTION = 100
-EF_SEARCH = 128
+EF_SEARCH = 128  # a whole-base search: each pair has two chances, one from each face
+EF_SEARCH_NEW = 512  # new faces searched alone (few per run): each pair has one chance
 K = 16  # neighbours asked for per face
 
 Matrix = npt.NDArray[np.float32]
@@ -87,10 +89,10 @@ class FaceVectors:
         if len(labels):
             self._index.add_with_ids(unit_rows(vectors), np.ascontiguousarray(labels, dtype=np.int64))
 
-    def search(self, vectors: Matrix) -> tuple[Matrix, Labels]:
-        """The ``k`` nearest labels of each row and their distances (``1 - cosine``); label -1 where
-        the index holds fewer faces."""
-        k, ef_search = self.k, self.ef_search
+    def search(self, vectors: Matrix, ef_search: int | None = None) -> tuple[Matrix, Labels]:
+        """The ``k`` nearest labels of each row and their distances (``1 - cosine``), ``ef_search`` (else
+        the index's own) candidates explored; label -1 where the index holds fewer faces."""
+        k, ef_search = self.k, ef_search or self.ef_search
         if not len(vectors) or self.count == 0:
             n = len(vectors)
             return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)

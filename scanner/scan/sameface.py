@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from checks.judge import SameFace, with_same_face
 from checks.policy import Policy, ReasonCode
 from scanner.audit.rundigest import ShardHasher
+from scanner.audit.verify import DIGESTED_FINDING_COLUMNS
 from scanner.tables import FINDING, SCAN_SHARD
 
 CHUNK = 2000
@@ -38,15 +39,7 @@ def _flagged(conn: Connection, run_id: int) -> set[int]:
 def _recount(conn: Connection, run_id: int, shard: Any) -> None:
     """A shard's verdict and reason counts and findings digest, from its finding rows as stored."""
     rows = conn.execute(
-        select(
-            FINDING.c.subscriber_id,
-            FINDING.c.verdict,
-            cast(FINDING.c.reasons, Text).label("reasons"),
-            cast(FINDING.c.evidence, Text).label("evidence"),
-            cast(FINDING.c.distances, Text).label("distances"),
-            FINDING.c.policy_version,
-            FINDING.c.preview,
-        )
+        select(*DIGESTED_FINDING_COLUMNS)
         .where(
             FINDING.c.run_id == run_id,
             FINDING.c.subscriber_id >= shard.first_subscriber_id,
