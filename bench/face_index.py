@@ -107,9 +107,7 @@ def run(
     t3 = time.perf_counter()
     found: dict[tuple[int, int], float] = {}
     for start in range(0, len(vectors), 50_000):
-        d, n = index.search(vectors[start : start + 50_000])
-        for key, dist in pairs_within(labels[start : start + 50_000], d, n, BOUND).items():
-            found[key] = min(dist, found.get(key, dist))
+        pairs_within(labels[start : start + 50_000], *index.search(vectors[start : start + 50_000]), BOUND, into=found)
     t_all = time.perf_counter() - t3
     with tempfile.TemporaryDirectory() as tmp:
         size = index.save(Path(tmp) / "faces.hnsw")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import create_engine, event, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -72,6 +72,15 @@ _OPTIONS: dict[str, Any] = {**_JSON, "hide_parameters": True}
 
 # One engine per URL and kind for the life of the process (each holds a connection pool).
 _ENGINES: dict[tuple[str, str], Engine] = {}
+
+
+def dialect_insert(conn: Connection, table: Any) -> Any:
+    """``table``'s INSERT in the connection's own dialect, which has ``on_conflict_do_nothing``
+    (PostgreSQL's; SQLite's for the rest). The dialect modules are loaded here, when a command
+    writes, not when it starts."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def engine_for(url: str) -> Engine:

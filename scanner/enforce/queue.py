@@ -42,6 +42,7 @@ from notices.queue import (
     require_gateway_id,
 )
 from scanner.audit.log import Entry, append
+from scanner.db import dialect_insert
 from scanner.tables import NOTICE, SUBSCRIBER
 from scanner.utctime import utcnow
 
@@ -50,14 +51,10 @@ def enqueue(conn: Connection, drafts: Sequence[NoticeDraft], now: dt.datetime, a
     """Insert the drafts whose dedup key is new (one audit row each); returns how many were inserted."""
     if not drafts:
         return 0
-    # Each dialect's INSERT ... ON CONFLICT, loaded here: the queue commands never enqueue.
-    from sqlalchemy.dialects import postgresql, sqlite
-
     rows = [{**d.__dict__, "status": NoticeStatus.QUEUED.value, "attempts": 0, "created_at": now} for d in drafts]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     c = NOTICE.c
     stmt = (
-        dialect.insert(NOTICE)
+        dialect_insert(conn, NOTICE)
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(c.id, c.case_id, c.subscriber_id, c.stage, c.channel, c.template, c.not_before)
     )

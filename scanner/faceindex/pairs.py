@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from checks.judge import SameFace
 from checks.photo import EXTRACTOR_VERSION
 from notices.privacy import mask_number
+from scanner.faceindex.store import SFACE_FEATURE
 from scanner.tables import FACE_PAIR, MEASUREMENT, PHOTO, SUBSCRIBER
 
 # (subscriber, photo kind, other subscriber, other photo kind, distance)
@@ -50,7 +51,6 @@ def _shared_file_hits(conn: Connection) -> Iterable[Hit]:
         .group_by(PHOTO.c.sha256)
         .having(func.count(func.distinct(PHOTO.c.subscriber_id)) > 1)
     ).subquery()
-    feature = MEASUREMENT.c["values"]["sface_feature"].as_string()
     rows = conn.execute(
         select(PHOTO.c.sha256, PHOTO.c.subscriber_id, PHOTO.c.kind)
         .select_from(
@@ -61,7 +61,7 @@ def _shared_file_hits(conn: Connection) -> Iterable[Hit]:
                 ),
             )
         )
-        .where(feature.is_not(None), feature != "")
+        .where(SFACE_FEATURE.is_not(None), SFACE_FEATURE != "")
     ).all()
     by_file: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for sha, sub, kind in rows:
@@ -92,20 +92,20 @@ def same_faces(conn: Connection, bound: float) -> dict[int, SameFace]:
             ).where(SUBSCRIBER.c.id.in_(chunk))
         ):
             who[int(sid)] = (str(account), str(msisdn), str(key or number))
-    nearest: dict[int, tuple[float, str, int, str]] = {}
+    # own -> (distance, other, own kind, other kind) of the nearest face: ties go to the smaller other id
+    # (then the kinds), so the choice does not depend on the order the hits come in.
+    nearest: dict[int, tuple[float, int, str, str]] = {}
     others: dict[int, set[int]] = defaultdict(set)
     for a, ka, b, kb, d in hits:
         if a not in who or b not in who or who[a][2] == who[b][2]:
             continue
         for own, own_kind, other, other_kind in ((a, ka, b, kb), (b, kb, a, ka)):
             others[own].add(other)
-            # The nearest face; ties go to the smaller other id, so the choice does not depend on order.
-            candidate = (d, own_kind, other, other_kind)
-            best = nearest.get(own)
-            if best is None or (d, other, own_kind, other_kind) < (best[0], best[2], best[1], best[3]):
+            candidate = (d, other, own_kind, other_kind)
+            if own not in nearest or candidate < nearest[own]:
                 nearest[own] = candidate
     out: dict[int, SameFace] = {}
-    for own, (d, own_kind, other, other_kind) in nearest.items():
+    for own, (d, other, own_kind, other_kind) in nearest.items():
         account, msisdn, _ = who[other]
         out[own] = SameFace(
             distance=round(d, 4),

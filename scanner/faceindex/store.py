@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from checks.face import decode_feature
 from checks.photo import EXTRACTOR_VERSION
+from scanner.db import dialect_insert
 from scanner.faceindex.vectors import DIM, EF_SEARCH, EF_SEARCH_NEW, FaceVectors, Labels, Matrix, pairs_within
 from scanner.tables import FACE_INDEX_STATE, FACE_PAIR, MEASUREMENT
 from scanner.utctime import utcnow
@@ -39,6 +39,8 @@ RECHECK = 1000
 STATE_ID = 1
 
 Note = Callable[[str], None]
+# A measurement's SFace feature (base64), read out of its JSON values by the database.
+SFACE_FEATURE = MEASUREMENT.c["values"]["sface_feature"].as_string()
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,10 @@ def _file(folder: Path, name: str) -> Path:
 def faces_after(conn: Connection, after: int, batch: int = READ_BATCH) -> Iterator[tuple[Labels, Matrix]]:
     """(measurement ids, SFace features) of the current extractor's measurements with a face and an id
     over ``after``, in id order, ``batch`` at a time."""
-    feature = MEASUREMENT.c["values"]["sface_feature"].as_string()
     last = after
     while True:
         rows = conn.execute(
-            select(MEASUREMENT.c.id, feature)
+            select(MEASUREMENT.c.id, SFACE_FEATURE)
             .where(MEASUREMENT.c.id > last, MEASUREMENT.c.extractor_version == EXTRACTOR_VERSION)
             .order_by(MEASUREMENT.c.id)
             .limit(batch)
@@ -99,9 +100,8 @@ def _insert_pairs(conn: Connection, pairs: dict[tuple[int, int], float]) -> None
     if not pairs:
         return
     rows = [{"measurement_a": a, "measurement_b": b, "distance": d} for (a, b), d in sorted(pairs.items())]
-    maker = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
     for start in range(0, len(rows), 10_000):
-        conn.execute(maker(FACE_PAIR).on_conflict_do_nothing(), rows[start : start + 10_000])
+        conn.execute(dialect_insert(conn, FACE_PAIR).on_conflict_do_nothing(), rows[start : start + 10_000])
 
 
 def _max_measurement(conn: Connection) -> int:
@@ -153,10 +153,7 @@ def sync(engine: Engine, bound: float, note: Note | None = None) -> SyncResult:
     pairs: dict[tuple[int, int], float] = {}
     effort = EF_SEARCH if rebuilt else EF_SEARCH_NEW
     for labels, feats in pending:  # searched once every new face is in: pairs among them are found too
-        distances, neighbours = vectors.search(feats, effort)
-        for key, d in pairs_within(labels, distances, neighbours, radius).items():
-            if key not in pairs or d < pairs[key]:
-                pairs[key] = d
+        pairs_within(labels, *vectors.search(feats, effort), radius, into=pairs)
         searched += len(labels)
     size = None
     if folder is not None and (added or rebuilt):

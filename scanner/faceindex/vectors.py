@@ -101,10 +101,17 @@ class FaceVectors:
         return (1.0 - sims).astype(np.float32), labels
 
 
-def pairs_within(labels: Labels, distances: Matrix, neighbours: Labels, bound: float) -> dict[tuple[int, int], float]:
+def pairs_within(
+    labels: Labels,
+    distances: Matrix,
+    neighbours: Labels,
+    bound: float,
+    into: dict[tuple[int, int], float] | None = None,
+) -> dict[tuple[int, int], float]:
     """(smaller id, larger id) -> distance for each searched face's neighbours within ``bound``,
-    the face itself left out; a pair found from both ends keeps its smaller distance."""
-    out: dict[tuple[int, int], float] = {}
+    the face itself left out, added to ``into`` (a new dict when None); a pair found again (from its
+    other end, or in another batch) keeps its smaller distance."""
+    out: dict[tuple[int, int], float] = {} if into is None else into
     rows, cols = np.nonzero((distances <= bound) & (neighbours >= 0))
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
         a, b = int(labels[r]), int(neighbours[r, c])

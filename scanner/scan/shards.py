@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import orjson
 from sqlalchemy import String, and_, bindparam, func, insert, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from checks.photo import EXTRACTOR_VERSION, lacks_descriptor
 from scanner.audit.rundigest import shard_digest
+from scanner.db import dialect_insert
 from scanner.scan.executors import Executor
 from scanner.scan.judging import JudgedPage, PhotoRow, SubRow
 from scanner.scan.measuretask import PhotoOutcome, PhotoTask, measure_task
@@ -85,11 +85,8 @@ def descriptor_bytes(measurement: dict[str, Any]) -> bytes | None:
 def _insert_ignoring_duplicates(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
-    elif dialect == "postgresql":
-        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
     else:  # pragma: no cover - other back ends: insert one by one, skipping what exists
         for row in rows:
             exists = conn.execute(
